@@ -1,2 +1,372 @@
-/** Training kernels the wasm backend lacks (filled in below). */
-export function registerWasmTrainingKernels(): void {}
+/**
+ * Training kernels for the wasm backend.
+ *
+ * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter or
+ * DepthwiseConv2dNativeBackpropInput, so no convolution can train on it. We register them for 'wasm' only, composed
+ * from kernels wasm runs fast (XNNPACK matMul and convolutions). Registering kernels rather than gradients covers every
+ * caller: tfjs-layers' Conv2D goes through the fused conv op, whose gradient calls the kernels directly.
+ *
+ * wasm's own Conv2DBackpropInput is replaced as well: a forward conv over the zero-inserted output gradient computes
+ * the same sums several times faster. Each kernel is checked against the cpu backend in test/runtime.
+ */
+import { tf } from './tf.js';
+import type { Tensor4D } from './tf.js';
+
+type TensorInfo = tf.TensorInfo;
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+type Pair = [number, number];
+
+interface PadInfo {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  pad: PadInfo;
+}
+
+function asPair(v: number | number[] | undefined, fallback: number): Pair {
+  if (v == null) return [fallback, fallback];
+  if (typeof v === 'number') return [v, v];
+  return [v[0] ?? fallback, v[1] ?? v[0] ?? fallback];
+}
+
+function geometry(
+  xShape: number[],
+  filterShape: number[],
+  strides: number | number[],
+  pad: Pad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides as Pair,
+    1,
+    pad,
+    dimRoundingMode,
+    depthwise,
+  );
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    kH: info.filterHeight,
+    kW: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    pad: { top: info.padInfo.top, bottom: info.padInfo.bottom, left: info.padInfo.left, right: info.padInfo.right },
+  };
+}
+
+/** Pad (positive) or crop (negative) the spatial borders of an NHWC tensor. */
+function padOrCrop(x: Tensor4D, top: number, bottom: number, left: number, right: number): Tensor4D {
+  let out = x;
+  if (top > 0 || bottom > 0 || left > 0 || right > 0) {
+    out = tf.pad(out, [
+      [0, 0],
+      [Math.max(top, 0), Math.max(bottom, 0)],
+      [Math.max(left, 0), Math.max(right, 0)],
+      [0, 0],
+    ]);
+  }
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const [n, h, w, c] = out.shape;
+    const t = Math.max(-top, 0);
+    const l = Math.max(-left, 0);
+    out = tf.slice(out, [0, t, l, 0], [n, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
+  }
+  return out;
+}
+
+/**
+ * Every stride-th row and column of x (starting at 0), for `rows` x `cols` outputs. Done with a reshape and a plain
+ * 4-D slice: strided stridedSlice and slices of rank > 4 are very slow on wasm. x must hold rows*sH x cols*sW pixels.
+ */
+function subsample(x: Tensor4D, rows: number, cols: number, sH: number, sW: number): Tensor4D {
+  const [n, , , c] = x.shape;
+  if (sH === 1 && sW === 1) return x;
+  const grouped = tf.reshape(x, [n * rows, sH, cols, sW * c]);
+  const picked = tf.slice(grouped, [0, 0, 0, 0], [n * rows, 1, cols, c]);
+  return tf.reshape(picked, [n, rows, cols, c]);
+}
+
+/** Insert (s - 1) zeros between neighbouring pixels: [N, H, W, C] -> [N, (H-1)sH+1, (W-1)sW+1, C]. */
+function insertZeros(x: Tensor4D, sH: number, sW: number): Tensor4D {
+  const [n, h, w, c] = x.shape;
+  let out = x;
+  if (sH > 1) {
+    const rows = tf.pad(tf.reshape(out, [n, h, 1, w * c]), [
+      [0, 0],
+      [0, 0],
+      [0, sH - 1],
+      [0, 0],
+    ]);
+    out = tf.slice(tf.reshape(rows, [n, h * sH, w, c]) as Tensor4D, [0, 0, 0, 0], [n, (h - 1) * sH + 1, w, c]);
+  }
+  if (sW > 1) {
+    const hh = out.shape[1];
+    const cols = tf.pad(tf.reshape(out, [n * hh, w, 1, c]), [
+      [0, 0],
+      [0, 0],
+      [0, sW - 1],
+      [0, 0],
+    ]);
+    out = tf.slice(tf.reshape(cols, [n, hh, w * sW, c]) as Tensor4D, [0, 0, 0, 0], [n, hh, (w - 1) * sW + 1, c]);
+  }
+  return out;
+}
+
+/**
+ * The output gradient laid out so that a stride-1 'valid' correlation with the spatially reversed filter gives the
+ * input gradient: zeros inserted for the stride, padded by (k - 1 - pad) before and whatever reaches the input size after.
+ */
+function fullCorrelationInput(dy: Tensor4D, g: ConvGeometry): Tensor4D {
+  const up = insertZeros(dy, g.strideH, g.strideW);
+  const top = g.kH - 1 - g.pad.top;
+  const left = g.kW - 1 - g.pad.left;
+  const bottom = g.inH + g.kH - 1 - top - up.shape[1];
+  const right = g.inW + g.kW - 1 - left - up.shape[2];
+  return padOrCrop(up, top, bottom, left, right);
+}
+
+/** The padded input cropped/padded to exactly what the windows read: (k-1) + out*stride rows and columns. */
+function windowSource(x: Tensor4D, g: ConvGeometry): Tensor4D {
+  const needH = g.kH - 1 + g.outH * g.strideH;
+  const needW = g.kW - 1 + g.outW * g.strideW;
+  return padOrCrop(x, g.pad.top, needH - g.inH - g.pad.top, g.pad.left, needW - g.inW - g.pad.left);
+}
+
+/**
+ * A Tensor view of a kernel input. makeTensorFromTensorInfo does not take a backend reference, yet disposing the view
+ * releases one; take it explicitly, or the tidy around the kernel would free the caller's data.
+ */
+function wrap(info: TensorInfo): tf.Tensor {
+  const engine = tf.engine();
+  const view = engine.makeTensorFromTensorInfo(info);
+  engine.backend.incRef(info.dataId);
+  return view;
+}
+
+/** dW = im2col(x)^T . dy as one matMul; transposing dy (Cout wide) is cheaper than transposing the columns. */
+export function conv2dFilterGradient(
+  x: Tensor4D,
+  dy: Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: number | number[],
+  pad: Pad,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const g = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
+    const [kH, kW, cIn, cOut] = filterShape;
+    const src = windowSource(x, g);
+    const windows: Tensor4D[] = [];
+    for (let i = 0; i < kH; i++) {
+      for (let j = 0; j < kW; j++) {
+        const win = tf.slice(src, [0, i, j, 0], [g.batch, g.outH * g.strideH, g.outW * g.strideW, cIn]);
+        windows.push(subsample(win, g.outH, g.outW, g.strideH, g.strideW));
+      }
+    }
+    const m = g.batch * g.outH * g.outW;
+    const cols = tf.reshape(windows.length === 1 ? windows[0]! : tf.concat(windows, 3), [m, kH * kW * cIn]);
+    const dyT = tf.transpose(tf.reshape(dy, [m, cOut]));
+    const dwT = tf.matMul(dyT, cols);
+    return tf.reshape(tf.transpose(dwT), filterShape);
+  });
+}
+
+/** dx as a forward conv of the zero-inserted, padded dy with the reversed filter (in/out channels swapped). */
+export function conv2dInputGradient(
+  dy: Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  strides: number | number[],
+  pad: Pad,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): Tensor4D {
+  return tf.tidy(() => {
+    const g = geometry(inputShape, filter.shape, strides, pad, dimRoundingMode, false);
+    const src = fullCorrelationInput(dy, g);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(src, flipped, 1, 'valid');
+  });
+}
+
+/**
+ * Depthwise filter gradient: one depthwise convolution with the batch folded into the channels and dy as the filter,
+ * dilated by the stride, then a sum over the batch.
+ */
+export function depthwiseFilterGradient(
+  x: Tensor4D,
+  dy: Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: number | number[],
+  pad: Pad,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const g = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, true);
+    const [kH, kW, c, mult] = filterShape;
+    const n = g.batch;
+    // Exactly (k - 1) + (out - 1) * stride + 1 rows: the dilated dy filter then yields k outputs per axis.
+    const src = padOrCrop(
+      x,
+      g.pad.top,
+      kH + (g.outH - 1) * g.strideH - g.inH - g.pad.top,
+      g.pad.left,
+      kW + (g.outW - 1) * g.strideW - g.inW - g.pad.left,
+    );
+    const [, hp, wp] = src.shape;
+    const folded = tf.reshape(tf.transpose(src, [1, 2, 0, 3]), [1, hp, wp, n * c]);
+    const dyFilter = tf.reshape(
+      tf.transpose(tf.reshape(dy, [n, g.outH * g.outW, c * mult]), [1, 0, 2]),
+      [g.outH, g.outW, n * c, mult],
+    );
+    const perImage = tf.depthwiseConv2d(folded as Tensor4D, dyFilter as tf.Tensor4D, 1, 'valid', 'NHWC', [g.strideH, g.strideW]);
+    return tf.reshape(tf.sum(tf.reshape(perImage, [kH, kW, n, c * mult]), 2), filterShape);
+  });
+}
+
+/** Depthwise input gradient: depthwise conv of the zero-inserted, padded dy with the reversed filter. */
+export function depthwiseInputGradient(
+  dy: Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  strides: number | number[],
+  pad: Pad,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): Tensor4D {
+  return tf.tidy(() => {
+    const g = geometry(inputShape, filter.shape, strides, pad, dimRoundingMode, true);
+    const [kH, kW, c, mult] = filter.shape;
+    const src = fullCorrelationInput(dy, g);
+    const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kH, kW, c * mult, 1]) as tf.Tensor4D;
+    const perOutput = tf.depthwiseConv2d(src, flipped, 1, 'valid');
+    if (mult === 1) return perOutput;
+    const [n, h, w] = perOutput.shape;
+    return tf.reshape(tf.sum(tf.reshape(perOutput, [n * h * w * c, mult]), 1), [n, h, w, c]);
+  });
+}
+
+interface ConvAttrs {
+  strides: number | number[];
+  pad: Pad;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: number | number[];
+  dataFormat?: 'NHWC' | 'NCHW';
+  filterShape?: number[];
+  inputShape?: number[];
+}
+
+function checkSupported(kernel: string, attrs: ConvAttrs): void {
+  const [dh, dw] = asPair(attrs.dilations, 1);
+  if (dh !== 1 || dw !== 1) throw new Error(`${kernel} on wasm: dilations other than 1 are not supported`);
+  if (attrs.dataFormat === 'NCHW') throw new Error(`${kernel} on wasm: only NHWC is supported`);
+}
+
+function kernel(
+  kernelName: string,
+  compute: (a: Tensor4D, b: Tensor4D, attrs: ConvAttrs) => tf.Tensor,
+  inputNames: [string, string],
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const a = inputs[inputNames[0]];
+      const b = inputs[inputNames[1]];
+      if (a == null || b == null) throw new Error(`${kernelName}: missing inputs ${inputNames.join(', ')}`);
+      const convAttrs = attrs as unknown as ConvAttrs;
+      checkSupported(kernelName, convAttrs);
+      // Inside a kernel nothing is taped, so the composed ops leave no gradient trace; the result is a plain tensor
+      // whose data the engine adopts.
+      return tf.tidy(() => compute(wrap(a) as Tensor4D, wrap(b) as Tensor4D, convAttrs));
+    },
+  };
+}
+
+const trainingKernels: tf.KernelConfig[] = [
+  kernel(
+    'Conv2DBackpropFilter',
+    (x, dy, a) => conv2dFilterGradient(x, dy, a.filterShape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode),
+    ['x', 'dy'],
+  ),
+  kernel(
+    'Conv2DBackpropInput',
+    (dy, filter, a) =>
+      conv2dInputGradient(dy, filter, a.inputShape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode),
+    ['dy', 'filter'],
+  ),
+  kernel(
+    'DepthwiseConv2dNativeBackpropFilter',
+    (x, dy, a) => depthwiseFilterGradient(x, dy, a.filterShape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode),
+    ['x', 'dy'],
+  ),
+  kernel(
+    'DepthwiseConv2dNativeBackpropInput',
+    (dy, filter, a) =>
+      depthwiseInputGradient(dy, filter, a.inputShape as [number, number, number, number], a.strides, a.pad, a.dimRoundingMode),
+    ['dy', 'filter'],
+  ),
+];
+
+/**
+ * tfjs-core's FusedBatchNorm gradient tiles 1/sqrt(var) to the input's full shape; `tile` is slow on wasm. The same
+ * gradient with broadcasting is mathematically identical on every backend and halves a training step on wasm.
+ */
+const broadcastingBatchNormGradient: tf.GradConfig = {
+  kernelName: 'FusedBatchNorm',
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dy, saved, attrs) => {
+    const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+    const [x, mean, variance, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const dyT = dy as tf.Tensor;
+    const scaleValue = scale ?? tf.scalar(1);
+    const reductionAxes = tf.backend_util.getReductionAxes(mean.shape, x.shape);
+    const reduce = (t: tf.Tensor): tf.Tensor =>
+      tf.reshape(reductionAxes.length > 0 ? tf.sum(t, reductionAxes) : t, mean.shape);
+    const rsqrtVar = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
+    const xMinusMean = tf.sub(x, mean);
+    const dyTimesScale = tf.mul(dyT, scaleValue);
+    return {
+      x: () => tf.mul(dyT, tf.mul(rsqrtVar, scaleValue)),
+      mean: () => reduce(tf.mul(tf.neg(rsqrtVar), dyTimesScale)),
+      variance: () => reduce(tf.mul(tf.mul(tf.mul(tf.pow(rsqrtVar, 3), -0.5), xMinusMean), dyTimesScale)),
+      scale: () => reduce(tf.mul(dyT, tf.mul(xMinusMean, rsqrtVar))),
+      offset: () => reduce(dyT),
+    };
+  },
+};
+
+let registered = false;
+
+/** Register the training kernels for 'wasm' (once; kernels another package already supplies are left alone). */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const config of trainingKernels) {
+    if (config.kernelName === 'Conv2DBackpropInput') {
+      // Replace wasm's own (slow) kernel with the forward-conv formulation.
+      if (tf.getKernel(config.kernelName, 'wasm') != null) tf.unregisterKernel(config.kernelName, 'wasm');
+      tf.registerKernel(config);
+    } else if (tf.getKernel(config.kernelName, 'wasm') == null) {
+      tf.registerKernel(config);
+    }
+  }
+  tf.registerGradient(broadcastingBatchNormGradient);
+}

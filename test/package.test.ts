@@ -1,0 +1,23 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+// npm test builds dist/ before vitest runs; this checks the built package as a user imports it.
+describe('the built package', () => {
+  it('imports from plain Node ESM by name and starts on wasm', () => {
+    expect(existsSync('dist/src/index.js'), 'run `npm run build` first').toBe(true);
+    const script = `
+      import { initBackend, tf } from 'cds-distill';
+      const name = await initBackend('wasm');
+      const sum = tf.tensor1d([1, 2, 3]).sum().dataSync()[0];
+      let message = '';
+      try { await initBackend('tensorflow'); } catch (err) { message = err.message; }
+      console.log(JSON.stringify({ name, sum, message }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const result = JSON.parse(out.trim().split('\n').pop()!);
+    expect(result.name).toBe('wasm');
+    expect(result.sum).toBe(6);
+    expect(result.message).toMatch(/@tensorflow\/tfjs-node-gpu/);
+  });
+});
