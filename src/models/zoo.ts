@@ -1,0 +1,107 @@
+/** The model zoo: the CIFAR benchmark architectures by name, built as tapped tfjs LayersModels. */
+import { tf } from '../runtime/tf.js';
+import { Random, getRandom } from '../runtime/random.js';
+import { NetBuilder, type ArchContext, type NetOutputs } from './builder.js';
+import { ModelError } from './errors.js';
+import { cifarResNet, resNetV2 } from './resnet.js';
+import type { BuildOptions, InputShape, TappedModel } from './types.js';
+
+interface ZooEntry {
+  /** Canonical name (as in the CIFAR benchmark codebases). */
+  readonly name: string;
+  /** Extra accepted spellings (matched case-insensitively, '-' = '_'). */
+  readonly aliases: readonly string[];
+  /** Smallest input height/width the architecture supports. */
+  readonly minSide: number;
+  readonly arch: (ctx: ArchContext) => NetOutputs;
+}
+
+const CIFAR_WIDTHS = [16, 16, 32, 64] as const;
+const CIFAR_WIDTHS_X4 = [32, 64, 128, 256] as const;
+
+function entry(name: string, arch: ZooEntry['arch'], aliases: readonly string[] = [], minSide = 1): ZooEntry {
+  return { name, aliases, minSide, arch };
+}
+
+const ENTRIES: readonly ZooEntry[] = [
+  ...[8, 14, 20, 32, 44, 56, 110].map((d) => entry(`resnet${d}`, (ctx) => cifarResNet(ctx, d, CIFAR_WIDTHS))),
+  entry('resnet8x4', (ctx) => cifarResNet(ctx, 8, CIFAR_WIDTHS_X4)),
+  entry('resnet32x4', (ctx) => cifarResNet(ctx, 32, CIFAR_WIDTHS_X4)),
+  entry('ResNet50', (ctx) => resNetV2(ctx, 'bottleneck', [3, 4, 6, 3]), ['resnet50_cifar']),
+  entry('resnet18', (ctx) => resNetV2(ctx, 'basic', [2, 2, 2, 2]), ['resnet18_cifar']),
+];
+
+function normalise(name: string): string {
+  return name.trim().toLowerCase().replace(/-/g, '_');
+}
+
+const BY_NAME = new Map<string, ZooEntry>();
+for (const e of ENTRIES) {
+  for (const n of [e.name, ...e.aliases]) {
+    const key = normalise(n);
+    if (BY_NAME.has(key)) throw new Error(`model zoo: duplicate name ${n}`);
+    BY_NAME.set(key, e);
+  }
+}
+
+/** Canonical names of every architecture in the zoo (the CIFAR benchmark names, plus resnet18 for CDS). */
+export function listModels(): string[] {
+  return ENTRIES.map((e) => e.name);
+}
+
+function lookup(name: string): ZooEntry {
+  const e = typeof name === 'string' ? BY_NAME.get(normalise(name)) : undefined;
+  if (e == null) {
+    throw new ModelError(`unknown model '${String(name)}'; valid names: ${listModels().join(', ')}`);
+  }
+  return e;
+}
+
+function checkOptions(e: ZooEntry, options: BuildOptions): { inputShape: InputShape; numClasses: number; rng: Random } {
+  const inputShape = options.inputShape ?? ([32, 32, 3] as const);
+  if (
+    !Array.isArray(inputShape) ||
+    inputShape.length !== 3 ||
+    !inputShape.every((d) => Number.isInteger(d) && d >= 1)
+  ) {
+    throw new ModelError(`inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(inputShape)}`);
+  }
+  if (inputShape[0] < e.minSide || inputShape[1] < e.minSide) {
+    throw new ModelError(`${e.name} needs inputs of at least ${e.minSide}x${e.minSide}, got ${inputShape[0]}x${inputShape[1]}`);
+  }
+  const numClasses = options.numClasses ?? 100;
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new ModelError(`numClasses must be a positive integer, got ${numClasses}`);
+  }
+  if (options.seed != null && !Number.isFinite(options.seed)) {
+    throw new ModelError(`seed must be a finite number, got ${options.seed}`);
+  }
+  const rng = options.seed != null ? new Random(options.seed) : getRandom();
+  return { inputShape: [inputShape[0], inputShape[1], inputShape[2]], numClasses, rng };
+}
+
+/**
+ * Build a zoo architecture by name (case-insensitive; e.g. 'resnet20', 'wrn_40_2', 'MobileNetV2', 'resnet18').
+ * Options: inputShape [H, W, C] (default [32, 32, 3]), numClasses (default 100), seed (default: the toolkit's
+ * global random source). Throws ModelError for an unknown name or invalid options.
+ */
+export function buildModel(name: string, options: BuildOptions = {}): TappedModel {
+  const e = lookup(name);
+  const { inputShape, numClasses, rng } = checkOptions(e, options);
+  const input = tf.input({ shape: [...inputShape], name: 'input', dtype: 'float32' });
+  const outs = e.arch({ b: new NetBuilder(rng), input, inputShape, numClasses });
+  const net = tf.model({ inputs: input, outputs: [...outs.features, outs.pooled, outs.logits], name: e.name });
+  const featureShapes = outs.features.map((f) => {
+    const [, h, w, c] = f.shape;
+    return [h!, w!, c!] as const;
+  });
+  return {
+    name: e.name,
+    net,
+    inputShape,
+    numClasses,
+    featureShapes,
+    stageIndices: featureShapes.map((_, i) => i).slice(1),
+    pooledDim: outs.pooled.shape[1]!,
+  };
+}
