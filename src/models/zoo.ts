@@ -3,7 +3,11 @@ import { tf } from '../runtime/tf.js';
 import { Random, getRandom } from '../runtime/random.js';
 import { NetBuilder, type ArchContext, type NetOutputs } from './builder.js';
 import { ModelError } from './errors.js';
+import { mobileNetV2 } from './mobilenetv2.js';
 import { cifarResNet, resNetV2 } from './resnet.js';
+import { shuffleNetV1, shuffleNetV2 } from './shufflenet.js';
+import { VGG_CFG, vgg } from './vgg.js';
+import { wideResNet } from './wrn.js';
 import type { BuildOptions, InputShape, TappedModel } from './types.js';
 
 interface ZooEntry {
@@ -27,6 +31,13 @@ const ENTRIES: readonly ZooEntry[] = [
   ...[8, 14, 20, 32, 44, 56, 110].map((d) => entry(`resnet${d}`, (ctx) => cifarResNet(ctx, d, CIFAR_WIDTHS))),
   entry('resnet8x4', (ctx) => cifarResNet(ctx, 8, CIFAR_WIDTHS_X4)),
   entry('resnet32x4', (ctx) => cifarResNet(ctx, 32, CIFAR_WIDTHS_X4)),
+  ...([[16, 1], [16, 2], [40, 1], [40, 2]] as const).map(([d, w]) => entry(`wrn_${d}_${w}`, (ctx) => wideResNet(ctx, d, w))),
+  entry('vgg8', (ctx) => vgg(ctx, VGG_CFG.S), ['vgg8_bn'], 8),
+  entry('vgg11', (ctx) => vgg(ctx, VGG_CFG.A), ['vgg11_bn'], 8),
+  entry('vgg13', (ctx) => vgg(ctx, VGG_CFG.B), ['vgg13_bn'], 8),
+  entry('MobileNetV2', (ctx) => mobileNetV2(ctx, 6, 0.5), ['mobile_half', 'mobilenet_v2']),
+  entry('ShuffleV1', (ctx) => shuffleNetV1(ctx, [240, 480, 960], [4, 8, 4], 3), ['shufflenetv1', 'shufflenet_v1']),
+  entry('ShuffleV2', (ctx) => shuffleNetV2(ctx, [116, 232, 464, 1024], [3, 7, 3]), ['shufflenetv2', 'shufflenet_v2']),
   entry('ResNet50', (ctx) => resNetV2(ctx, 'bottleneck', [3, 4, 6, 3]), ['resnet50_cifar']),
   entry('resnet18', (ctx) => resNetV2(ctx, 'basic', [2, 2, 2, 2]), ['resnet18_cifar']),
 ];
