@@ -93,18 +93,6 @@ function padOrCrop(x: Tensor4D, top: number, bottom: number, left: number, right
   return out;
 }
 
-/**
- * Every stride-th row and column of x (starting at 0), for `rows` x `cols` outputs. Done with a reshape and a plain
- * 4-D slice: strided stridedSlice and slices of rank > 4 are very slow on wasm. x must hold rows*sH x cols*sW pixels.
- */
-function subsample(x: Tensor4D, rows: number, cols: number, sH: number, sW: number): Tensor4D {
-  const [n, , , c] = x.shape;
-  if (sH === 1 && sW === 1) return x;
-  const grouped = tf.reshape(x, [n * rows, sH, cols, sW * c]);
-  const picked = tf.slice(grouped, [0, 0, 0, 0], [n * rows, 1, cols, c]);
-  return tf.reshape(picked, [n, rows, cols, c]);
-}
-
 /** Insert (s - 1) zeros between neighbouring pixels: [N, H, W, C] -> [N, (H-1)sH+1, (W-1)sW+1, C]. */
 function insertZeros(x: Tensor4D, sH: number, sW: number): Tensor4D {
   const [n, h, w, c] = x.shape;
@@ -144,13 +132,6 @@ function fullCorrelationInput(dy: Tensor4D, g: ConvGeometry): Tensor4D {
   return padOrCrop(up, top, bottom, left, right);
 }
 
-/** The padded input cropped/padded to exactly what the windows read: (k-1) + out*stride rows and columns. */
-function windowSource(x: Tensor4D, g: ConvGeometry): Tensor4D {
-  const needH = g.kH - 1 + g.outH * g.strideH;
-  const needW = g.kW - 1 + g.outW * g.strideW;
-  return padOrCrop(x, g.pad.top, needH - g.inH - g.pad.top, g.pad.left, needW - g.inW - g.pad.left);
-}
-
 /**
  * A Tensor view of a kernel input. makeTensorFromTensorInfo does not take a backend reference, yet disposing the view
  * releases one; take it explicitly, or the tidy around the kernel would free the caller's data.
@@ -162,7 +143,11 @@ function wrap(info: TensorInfo): tf.Tensor {
   return view;
 }
 
-/** dW = im2col(x)^T . dy as one matMul; transposing dy (Cout wide) is cheaper than transposing the columns. */
+/**
+ * dW as one forward convolution: the input with batch and channels swapped ([Cin, H, W, N]) correlated with dy as the
+ * filter ([OH, OW, N, Cout], dilated by the stride) gives [Cin, KH, KW, Cout]. Measured on wasm this is 2-5x faster
+ * than im2col + matMul, whose window slices and concat dominated a training step.
+ */
 export function conv2dFilterGradient(
   x: Tensor4D,
   dy: Tensor4D,
@@ -173,20 +158,18 @@ export function conv2dFilterGradient(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const g = geometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
-    const [kH, kW, cIn, cOut] = filterShape;
-    const src = windowSource(x, g);
-    const windows: Tensor4D[] = [];
-    for (let i = 0; i < kH; i++) {
-      for (let j = 0; j < kW; j++) {
-        const win = tf.slice(src, [0, i, j, 0], [g.batch, g.outH * g.strideH, g.outW * g.strideW, cIn]);
-        windows.push(subsample(win, g.outH, g.outW, g.strideH, g.strideW));
-      }
-    }
-    const m = g.batch * g.outH * g.outW;
-    const cols = tf.reshape(windows.length === 1 ? windows[0]! : tf.concat(windows, 3), [m, kH * kW * cIn]);
-    const dyT = tf.transpose(tf.reshape(dy, [m, cOut]));
-    const dwT = tf.matMul(dyT, cols);
-    return tf.reshape(tf.transpose(dwT), filterShape);
+    const [kH, kW] = filterShape;
+    const src = padOrCrop(
+      x,
+      g.pad.top,
+      kH + (g.outH - 1) * g.strideH - g.inH - g.pad.top,
+      g.pad.left,
+      kW + (g.outW - 1) * g.strideW - g.inW - g.pad.left,
+    );
+    const channelsAsBatch = tf.transpose(src, [3, 1, 2, 0]);
+    const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]);
+    const dw = tf.conv2d(channelsAsBatch, dyAsFilter, 1, 'valid', 'NHWC', [g.strideH, g.strideW]);
+    return tf.transpose(dw, [1, 2, 0, 3]);
   });
 }
 
