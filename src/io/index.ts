@@ -1,0 +1,16 @@
+export { ModelFileError } from './errors.js';
+export {
+  MAX_ELEMENTS,
+  checkLayerClasses,
+  exists,
+  fileSystemHandler,
+  loadModelArtifacts,
+  readModelJSON,
+  replaceDirectory,
+  resolveModelLocation,
+  stagingDirFor,
+  writeFileAtomic,
+} from './fs-handler.js';
+export type { FileSystemHandlerOptions, ModelLocation } from './fs-handler.js';
+export { loadGraphModelFromDir, loadLayersModelFromDir } from './load.js';
+export type { LoadLayersOptions } from './load.js';

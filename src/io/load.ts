@@ -1,0 +1,38 @@
+import { tf } from '../runtime/tf.js';
+import { ModelFileError } from './errors.js';
+import { fileSystemHandler, resolveModelLocation, unknownLayerError } from './fs-handler.js';
+
+/** Options for loading a LayersModel from disk. */
+export interface LoadLayersOptions {
+  /** Passed to tf.loadLayersModel: refuse weight files with missing or extra weights (default true). */
+  readonly strict?: boolean;
+}
+
+/**
+ * Load a tfjs LayersModel from a directory (or its model JSON file) with `fileSystemHandler`. Every failure is a
+ * `ModelFileError` naming the file; an unknown layer class says how to register it.
+ */
+export async function loadLayersModelFromDir(dirOrFile: string, options: LoadLayersOptions = {}): Promise<tf.LayersModel> {
+  const { modelFile } = resolveModelLocation(dirOrFile);
+  try {
+    return await tf.loadLayersModel(fileSystemHandler(modelFile), { strict: options.strict ?? true });
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    const message = (err as Error).message ?? String(err);
+    const unknown = /Unknown layer: ([^\s.]+)/.exec(message);
+    if (unknown) throw unknownLayerError(modelFile, unknown[1]!, undefined, err);
+    throw new ModelFileError(modelFile, `${modelFile}: cannot build the model: ${message}`, { cause: err });
+  }
+}
+
+/** Load a tfjs GraphModel from a directory (or its model JSON file) with `fileSystemHandler`. */
+export async function loadGraphModelFromDir(dirOrFile: string): Promise<tf.GraphModel> {
+  const { modelFile } = resolveModelLocation(dirOrFile);
+  try {
+    return await tf.loadGraphModel(fileSystemHandler(modelFile));
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    throw new ModelFileError(modelFile, `${modelFile}: cannot build the graph model: ${(err as Error).message}`,
+      { cause: err });
+  }
+}
