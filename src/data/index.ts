@@ -1,0 +1,60 @@
+// The data module: dataset readers, loadDataset, batching and seeded two-view augmentation (design section 7).
+export { DataError } from './errors.js';
+export type { Dataset, RawImageData, Split } from './types.js';
+export {
+  readIdxDataset,
+  readIdxImages,
+  readIdxLabels,
+  MNIST_CLASSES,
+  FASHION_MNIST_CLASSES,
+  KMNIST_CLASSES,
+} from './idx.js';
+export type { ReadIdxOptions } from './idx.js';
+export { readCifar10, readCifar100, CIFAR10_CLASSES } from './cifar.js';
+export type { ReadCifar100Options } from './cifar.js';
+export { readImageFolder, decodeImage } from './folder.js';
+export type { ReadImageFolderOptions } from './folder.js';
+export { makeSynthetic } from './synthetic.js';
+export type { SyntheticOptions } from './synthetic.js';
+export { channelStats, limitIndices } from './stats.js';
+export {
+  loadDataset,
+  loadTrainTest,
+  subsetDataset,
+  countPerClass,
+  labeledMask,
+  fashionSearchDirs,
+  fashionSliceDir,
+  packageRoot,
+  DATASET_SPECS,
+} from './load.js';
+export type { LoadOptions, TrainTestOptions } from './load.js';
+export { Batcher, disposeBatch } from './batcher.js';
+export type { Batch, BatcherOptions, BatcherState } from './batcher.js';
+export {
+  randomCrop,
+  randomFlip,
+  cutout,
+  colorJitter,
+  randomGrayscale,
+  normalize,
+  augmentView,
+  twoViews,
+  standardAugment,
+  view1Recipe,
+  view2Recipe,
+  standardRecipe,
+  defaultPadding,
+  defaultHoleSize,
+} from './augment.js';
+export type {
+  CropOptions,
+  FlipOptions,
+  CutoutOptions,
+  ColorJitterOptions,
+  GrayscaleOptions,
+  ViewRecipe,
+  NormStats,
+  TwoViewOptions,
+  StandardAugmentOptions,
+} from './augment.js';
