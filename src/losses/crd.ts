@@ -14,7 +14,7 @@
  *
  * Per step (B samples with dataset indices `idx`, K negatives):
  *   contrastIdx = memory.sampleNegatives(idx)               // [B * (K + 1)], row b = [idx_b, K negative indices]
- *   loss = crdLoss(embS, embT, memory, idx, contrastIdx)   // inside the gradient closure
+ *   loss = crdLoss(embS, embT, memory, idx, { contrastIdx }) // inside the gradient closure
  *   memory.update(idx, embS, embT)                          // after the loss (may be in the same closure)
  * Scores: s_b,k = <teacherBank[contrastIdx_b,k], embS_b> (student anchors) and <studentBank[..], embT_b> (teacher
  * anchors); P = exp(s / T) / Z. NCE (RepDistiller's ContrastLoss, Eq. 18) with noise probability Pn = 1 / numSamples and
@@ -162,43 +162,84 @@ export class CrdMemoryBank {
   }
 
   /**
-   * Scores [B, K + 1] of the anchors `emb` [B, dim] against rows `contrastIdx` of one bank. The bank rows are copied
-   * into a new tensor (the bank itself is never handed to tf, so later in-place updates cannot alias it).
+   * The NCE loss of one side (RepDistiller's ContrastLoss on ContrastMemory's output): anchors `emb` [B, dim] of
+   * `anchorSide` scored against the *other* side's bank at `contrastIdx`, with that anchor side's Z (estimated here on
+   * first use). Used by `crdLoss`, which sums the two sides.
+   *
+   * Two equal ways to score (`scoring`): 'gather' copies the B x (K + 1) bank rows into a tensor and does one batched
+   * matMul; 'dense' scores the anchors against every bank row ([B, dim] x [dim, n]) and weights each of the B x n
+   * scores by how often its row was drawn (a count matrix), which needs no gather (whose gradient has no wasm kernel)
+   * and no B x (K + 1) x dim copy. 'auto' takes 'gather' when K + 1 < n and that copy is at most 2^24 values, else
+   * 'dense' (CIFAR's n = 50000, K = 16384: dense).
    */
-  scores(emb: Tensor, side: 'student' | 'teacher', contrastIdx: Int32Array): Tensor {
+  nceLoss(
+    emb: Tensor,
+    anchorSide: 'student' | 'teacher',
+    contrastIdx: Int32Array,
+    scoring: 'auto' | 'gather' | 'dense' = 'auto',
+  ): Scalar {
     expectRank(emb, 2, 'CRD embedding [B, dim]');
     const [b, dim] = emb.shape as [number, number];
     if (dim !== this.dim) throw new Error(`CRD embedding width ${dim}, memory bank width ${this.dim}`);
-    if (contrastIdx.length % b !== 0) throw new Error(`contrastIdx length ${contrastIdx.length} is not a multiple of B = ${b}`);
+    if (contrastIdx.length % b !== 0 || contrastIdx.length < 2 * b) {
+      throw new Error(`contrastIdx length ${contrastIdx.length} is not B x (K + 1) with B = ${b}, K >= 1`);
+    }
     const cols = contrastIdx.length / b;
-    const bank = side === 'student' ? this.memoryStudent : this.memoryTeacher;
+    const k = cols - 1;
     const n = this.numSamples;
+    const bank = anchorSide === 'student' ? this.memoryTeacher : this.memoryStudent;
+    const useGather = scoring === 'gather' || (scoring === 'auto' && cols < n && b * cols * dim <= 1 << 24);
+    const temperature = this.temperature;
+    // log(m Pn + eps) and log(m Pn), Pn = 1 / n, m = K.
+    const logC = Math.log(k / n + NCE_EPS);
+    const logMPn = Math.log(k / n);
     return tf.tidy(() => {
       const e = asFloat(emb);
-      if (b * cols <= n) {
-        // Few samples: gather the rows, one batched matMul [B, K+1, dim] x [B, dim, 1].
+      let scores: Tensor; // [B, cols] or [B, n]
+      let positive: Tensor; // weight of each score as the positive
+      let negative: Tensor; // weight of each score as a negative
+      if (useGather) {
         const rows = new Float32Array(b * cols * dim);
-        for (let r = 0; r < b * cols; r++) rows.set(bank.subarray(contrastIdx[r]! * dim, (contrastIdx[r]! + 1) * dim), r * dim);
-        const w = tf.tensor3d(rows, [b, cols, dim]);
-        return tf.reshape(tf.matMul(w, tf.expandDims(e, 2)), [b, cols]);
+        for (let r = 0; r < b * cols; r++) {
+          rows.set(bank.subarray(contrastIdx[r]! * dim, (contrastIdx[r]! + 1) * dim), r * dim);
+        }
+        scores = tf.reshape(tf.matMul(tf.tensor3d(rows, [b, cols, dim]), tf.expandDims(e, 2)), [b, cols]);
+        const first = new Float32Array(b * cols);
+        for (let r = 0; r < b; r++) first[r * cols] = 1;
+        positive = tf.tensor2d(first, [b, cols]);
+        negative = tf.sub(1, positive);
+      } else {
+        const transposed = new Float32Array(dim * n);
+        for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) transposed[d * n + i] = bank[i * dim + d]!;
+        scores = tf.matMul(e, tf.tensor2d(transposed, [dim, n]));
+        const pos = new Float32Array(b * n);
+        const neg = new Float32Array(b * n);
+        for (let r = 0; r < b; r++) {
+          pos[r * n + contrastIdx[r * cols]!] = 1;
+          for (let j = 1; j < cols; j++) neg[r * n + contrastIdx[r * cols + j]!]! += 1;
+        }
+        positive = tf.tensor2d(pos, [b, n]);
+        negative = tf.tensor2d(neg, [b, n]);
       }
-      // Many samples (the usual K = 16384): score every bank row once, [B, dim] x [dim, n], then pick.
-      const transposed = new Float32Array(dim * n);
-      for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) transposed[d * n + i] = bank[i * dim + d]!;
-      const all = tf.matMul(e, tf.tensor2d(transposed, [dim, n])); // [B, n]
-      const flat = new Int32Array(b * cols);
-      for (let bb = 0; bb < b; bb++) for (let j = 0; j < cols; j++) flat[bb * cols + j] = bb * n + contrastIdx[bb * cols + j]!;
-      return tf.reshape(tf.gather(tf.reshape(all, [-1]), tf.tensor1d(flat, 'int32')), [b, cols]);
+      const logZ = this.logZ(anchorSide, scores, tf.add(positive, negative), b * cols);
+      const logP = tf.sub(tf.div(scores, temperature), logZ);
+      const logDenominator = tf.add(tf.softplus(tf.sub(logP, logC)), logC); // log(P + m Pn + eps)
+      const perScore = tf.add(
+        tf.mul(positive, tf.sub(logP, logDenominator)), // log(P / (P + m Pn + eps))
+        tf.mul(negative, tf.sub(logMPn, logDenominator)), // log(m Pn / (P + m Pn + eps))
+      );
+      return tf.div(tf.neg(tf.sum(perScore)), b) as Scalar;
     });
   }
 
   /**
-   * log Z for one side: estimated from `scores` on first use (RepDistiller: mean(exp(s / T)) * numSamples), fixed after.
+   * log Z of one anchor side: on first use, RepDistiller's estimate mean(exp(s / T)) * numSamples over the batch's
+   * `count` scores (`weights` says how often each entry of `scores` was drawn); fixed afterwards.
    */
-  logZ(side: 'student' | 'teacher', scores: Tensor): number {
+  private logZ(side: 'student' | 'teacher', scores: Tensor, weights: Tensor, count: number): number {
     let z = side === 'student' ? this.zStudent : this.zTeacher;
     if (z < 0) {
-      const mean = tf.tidy(() => tf.mean(tf.exp(tf.div(scores, this.temperature))));
+      const mean = tf.tidy(() => tf.div(tf.sum(tf.mul(weights, tf.exp(tf.div(scores, this.temperature)))), count));
       const value = mean.dataSync()[0]!;
       mean.dispose();
       z = value * this.numSamples;
@@ -271,25 +312,17 @@ export class CrdMemoryBank {
   }
 }
 
-/** NCE loss of one side (RepDistiller's ContrastLoss) from raw scores [B, K + 1], column 0 the positive. */
-function nceFromScores(scores: Tensor, logZ: number, temperature: number, numSamples: number): Tensor {
-  const [b, cols] = scores.shape as [number, number];
-  const m = cols - 1;
-  const logC = Math.log((m / numSamples) + NCE_EPS); // log(m Pn + eps)
-  const logMPn = Math.log(m / numSamples);
-  const logP = tf.sub(tf.div(scores, temperature), logZ);
-  const logDenominator = tf.add(tf.softplus(tf.sub(logP, logC)), logC); // log(P + m Pn + eps)
-  const firstColumn = new Float32Array(b * cols);
-  for (let r = 0; r < b; r++) firstColumn[r * cols] = 1;
-  const positiveColumn = tf.tensor2d(firstColumn, [b, cols]);
-  const numerator = tf.add(tf.mul(positiveColumn, logP), tf.mul(tf.sub(1, positiveColumn), logMPn));
-  return tf.div(tf.neg(tf.sum(tf.sub(numerator, logDenominator))), b);
+export interface CrdLossOptions {
+  /** Indices from `memory.sampleNegatives(indices)`; drawn with the global random source when omitted. */
+  contrastIdx?: Int32Array;
+  /** How scores are computed (same values): see `CrdMemoryBank.nceLoss`. Default 'auto'. */
+  scoring?: 'auto' | 'gather' | 'dense';
 }
 
 /**
  * CRD loss for embeddings embS, embT [B, dim] (outputs of the embedding heads, L2-normalised) of the samples with
- * dataset indices `indices` [B]. `contrastIdx` from `memory.sampleNegatives(indices)`; drawn with the global random
- * source when omitted. The first call fixes Z (see the file comment). Does not update the banks: call
+ * dataset indices `indices` [B]: the student-anchored NCE (against the teacher bank) plus the teacher-anchored one
+ * (against the student bank). The first call fixes Z (see the file comment). Does not update the banks: call
  * `memory.update(indices, embS, embT)` after it.
  */
 export function crdLoss(
@@ -297,21 +330,14 @@ export function crdLoss(
   embT: Tensor,
   memory: CrdMemoryBank,
   indices: LabelsLike,
-  contrastIdx?: Int32Array,
+  options: CrdLossOptions = {},
 ): Scalar {
-  const cidx = contrastIdx ?? memory.sampleNegatives(indices);
-  const b = embS.shape[0]!;
-  if (embT.shape[0] !== b) throw new Error('crdLoss: batch sizes differ');
+  const cidx = options.contrastIdx ?? memory.sampleNegatives(indices);
+  if (embT.shape[0] !== embS.shape[0]) throw new Error('crdLoss: batch sizes differ');
   for (const i of cidx) {
     if (!(i >= 0 && i < memory.numSamples)) throw new Error(`crdLoss: contrast index ${i} outside [0, ${memory.numSamples})`);
   }
-  return tf.tidy(() => {
-    const sStudent = memory.scores(embS, 'teacher', cidx); // student anchors against the teacher bank
-    const sTeacher = memory.scores(embT, 'student', cidx); // teacher anchors against the student bank
-    const logZs = memory.logZ('student', sStudent);
-    const logZt = memory.logZ('teacher', sTeacher);
-    const lossS = nceFromScores(sStudent, logZs, memory.temperature, memory.numSamples);
-    const lossT = nceFromScores(sTeacher, logZt, memory.temperature, memory.numSamples);
-    return tf.add(lossS, lossT) as Scalar;
-  });
+  return tf.tidy(() =>
+    tf.add(memory.nceLoss(embS, 'student', cidx, options.scoring), memory.nceLoss(embT, 'teacher', cidx, options.scoring)),
+  ) as Scalar;
 }

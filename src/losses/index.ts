@@ -19,6 +19,6 @@ export type { RkdOptions, PktOptions } from './relation.js';
 export { deepSupervisionLoss } from './deep-supervision.js';
 export type { DeepSupervisionOptions } from './deep-supervision.js';
 export { CrdMemoryBank, crdLoss } from './crd.js';
-export type { CrdMemoryOptions, CrdMemoryState } from './crd.js';
+export type { CrdMemoryOptions, CrdMemoryState, CrdLossOptions } from './crd.js';
 export { stopGradient } from './util.js';
 export type { LabelsLike } from './util.js';

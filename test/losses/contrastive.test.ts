@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/runtime/index.js';
-import type { Tensor } from '../../src/runtime/index.js';
+import type { Tensor } from '../../src/runtime/tf.js';
 import { supConLoss, supConLoss2N } from '../../src/losses/index.js';
 import { useWasm } from '../helpers.js';
 import { checkGradient, expectClose, expectFinite, normaliseRows, randomArray, refSupCon, toMat, value } from './ref.js';

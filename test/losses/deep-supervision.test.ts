@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/runtime/index.js';
-import type { Tensor } from '../../src/runtime/index.js';
+import type { Tensor } from '../../src/runtime/tf.js';
 import { deepSupervisionLoss } from '../../src/losses/index.js';
 import { useWasm } from '../helpers.js';
 import { checkGradient, expectClose, expectFinite, randomArray, refCrossEntropy, refKd, toMat, value } from './ref.js';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/runtime/index.js';
-import type { Tensor, Tensor4D } from '../../src/runtime/index.js';
+import type { Tensor, Tensor4D } from '../../src/runtime/tf.js';
 import {
   adaptiveAvgPool,
   attentionTransferLoss,

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/runtime/index.js';
-import type { Tensor } from '../../src/runtime/index.js';
+import type { Tensor } from '../../src/runtime/tf.js';
 import { crossEntropy, dkdLoss, kdLoss, softTargetCrossEntropy } from '../../src/losses/index.js';
 import { leakedTensors, useWasm } from '../helpers.js';
 import {

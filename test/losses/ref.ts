@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { tf } from '../../src/runtime/index.js';
-import type { Tensor } from '../../src/runtime/index.js';
+import type { Tensor } from '../../src/runtime/tf.js';
 
 export type Mat = number[][];
 
