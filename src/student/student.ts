@@ -28,8 +28,8 @@ export interface WrapStudentOptions {
   readonly seed?: number;
 }
 
-/** The named outputs of one forward pass. The caller owns (and disposes) every tensor. */
-export interface StudentOutputs {
+/** The named outputs of one forward pass (a TensorContainer: can be returned from tf.tidy). The caller owns every tensor. */
+export type StudentOutputs = {
   readonly features: tf.Tensor4D[];
   readonly pooled: tf.Tensor2D;
   readonly logits: tf.Tensor2D;
@@ -37,7 +37,7 @@ export interface StudentOutputs {
   readonly projections?: tf.Tensor2D[];
   /** One per stage before the last; present when the student has auxiliary classifiers. */
   readonly auxLogits?: tf.Tensor2D[];
-}
+};
 
 /** Trainable parameter counts (BN moving statistics excluded). */
 export interface ParamCounts {

@@ -51,13 +51,13 @@ export interface LoadTeacherOptions {
   readonly inputShape?: InputShape;
 }
 
-export interface TeacherOutputs {
+export type TeacherOutputs = {
   readonly features: tf.Tensor4D[];
   readonly pooled: tf.Tensor2D;
   readonly logits: tf.Tensor2D;
   /** One per stage, L2-normalised: present when the teacher carries CDS projection heads (hasProjections). */
   readonly projections?: tf.Tensor2D[];
-}
+};
 
 export type TeacherKind = 'bundle' | 'layers' | 'graph';
 
