@@ -65,6 +65,8 @@ export type TeacherKind = 'bundle' | 'layers' | 'graph';
 interface Runner {
   /** Returns [...features, pooled, logits, ...projections]; called inside tf.tidy. */
   run(x: tf.Tensor4D): tf.Tensor[];
+  /** The teacher's weight tensors (variables for LayersModels, constants for GraphModels). */
+  weights(): tf.Tensor[];
   dispose(): void;
 }
 
@@ -129,6 +131,11 @@ export class Teacher {
     return result;
   }
 
+  /** The teacher's weights (read-only views: frozen, never updated; BN moving statistics included). */
+  get weights(): tf.Tensor[] {
+    return this.runner.weights();
+  }
+
   /** Release the teacher's weights. */
   dispose(): void {
     this.runner.dispose();
@@ -176,6 +183,7 @@ function teacherFromStudent(student: Student, source: string, options: LoadTeach
     student,
     runner: {
       run: (x) => net.apply(x, { training: false }) as tf.Tensor[],
+      weights: () => student.trainNet.weights.map((w) => w.read()),
       dispose: () => (owned ? student.dispose() : undefined),
     },
   });
@@ -370,7 +378,11 @@ function teacherFromLayersModel(model: tf.LayersModel, source: string, options: 
     featureNames: stages.map((l) => l.name),
     pooledDim: pooled.shape[1] ?? 0,
     numProjections: 0,
-    runner: { run, dispose: () => (owned ? model.dispose() : undefined) },
+    runner: {
+      run,
+      weights: () => model.weights.map((w) => w.read()),
+      dispose: () => (owned ? model.dispose() : undefined),
+    },
   });
 }
 
@@ -440,15 +452,19 @@ function teacherFromGraphModel(
   }
   const fetch = [...stageNodes, ...(pooledNode != null ? [pooledNode] : []), logitsNode];
   const nf = stageNodes.length;
-  const run = (x: tf.Tensor4D): tf.Tensor[] => {
+  const execute = (x: tf.Tensor4D): tf.Tensor[] => {
     const outs = model.execute({ [inputInfo.name]: x }, fetch) as tf.Tensor | tf.Tensor[];
-    const list = Array.isArray(outs) ? outs : [outs];
+    return Array.isArray(outs) ? outs : [outs];
+  };
+  const run = (x: tf.Tensor4D): tf.Tensor[] => {
+    const list = execute(x);
     const features = list.slice(0, nf);
     const pooled = pooledNode != null ? list[nf]! : tf.mean(features[nf - 1]!, [1, 2]);
     return [...features, pooled, list[list.length - 1]!];
   };
   // One probe pass to learn the shapes (and check ranks) before anything trains against them.
-  const probe = tf.tidy(() => run(tf.zeros([1, ...inputShape]) as tf.Tensor4D).map((t) => t.shape));
+  const raw = tf.tidy(() => execute(tf.zeros([1, ...inputShape]) as tf.Tensor4D).map((t) => t.shape));
+  const probe = [...raw.slice(0, nf), pooledNode != null ? raw[nf]! : [1, raw[nf - 1]![3] ?? 0], raw[raw.length - 1]!];
   probe.slice(0, nf).forEach((s, i) => {
     if (s.length !== 4) {
       throw new TeacherError(`stage node "${stageNodes[i]}" of ${source} has shape ${JSON.stringify(s)} ` +
@@ -476,7 +492,11 @@ function teacherFromGraphModel(
     featureNames: stageNodes,
     pooledDim: pooledShape[1]!,
     numProjections: 0,
-    runner: { run, dispose: () => (owned ? model.dispose() : undefined) },
+    runner: {
+      run,
+      weights: () => Object.values(model.weights).flat(),
+      dispose: () => (owned ? model.dispose() : undefined),
+    },
   });
 }
 
