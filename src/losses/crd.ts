@@ -166,11 +166,11 @@ export class CrdMemoryBank {
    * `anchorSide` scored against the *other* side's bank at `contrastIdx`, with that anchor side's Z (estimated here on
    * first use). Used by `crdLoss`, which sums the two sides.
    *
-   * Two equal ways to score (`scoring`): 'gather' copies the B x (K + 1) bank rows into a tensor and does one batched
-   * matMul; 'dense' scores the anchors against every bank row ([B, dim] x [dim, n]) and weights each of the B x n
-   * scores by how often its row was drawn (a count matrix), which needs no gather (whose gradient has no wasm kernel)
-   * and no B x (K + 1) x dim copy. 'auto' takes 'gather' when K + 1 < n and that copy is at most 2^24 values, else
-   * 'dense' (CIFAR's n = 50000, K = 16384: dense).
+   * Two equal ways to get the B x (K + 1) scores (`scoring`): 'gather' copies those bank rows into a tensor and does
+   * one batched matMul; 'dense' scores the anchors against every bank row ([n, dim] x [dim, B]) and picks the drawn
+   * ones, with a custom gradient (scatter-add in JS + one matMul: tf's gather gradient needs UnsortedSegmentSum, which
+   * wasm lacks; and no B x (K + 1) x dim copy, 537 MB at CIFAR's defaults). 'auto' takes 'gather' when K + 1 < n and
+   * that copy is at most 2^22 values, else 'dense'.
    */
   nceLoss(
     emb: Tensor,
@@ -188,45 +188,25 @@ export class CrdMemoryBank {
     const k = cols - 1;
     const n = this.numSamples;
     const bank = anchorSide === 'student' ? this.memoryTeacher : this.memoryStudent;
-    const useGather = scoring === 'gather' || (scoring === 'auto' && cols < n && b * cols * dim <= 1 << 24);
+    const useGather = scoring === 'gather' || (scoring === 'auto' && cols < n && b * cols * dim <= 1 << 22);
     const temperature = this.temperature;
     // log(m Pn + eps) and log(m Pn), Pn = 1 / n, m = K.
     const logC = Math.log(k / n + NCE_EPS);
     const logMPn = Math.log(k / n);
     return tf.tidy(() => {
       const e = asFloat(emb);
-      let scores: Tensor; // [B, cols] or [B, n]
-      let positive: Tensor; // weight of each score as the positive
-      let negative: Tensor; // weight of each score as a negative
-      if (useGather) {
-        const rows = new Float32Array(b * cols * dim);
-        for (let r = 0; r < b * cols; r++) {
-          rows.set(bank.subarray(contrastIdx[r]! * dim, (contrastIdx[r]! + 1) * dim), r * dim);
-        }
-        scores = tf.reshape(tf.matMul(tf.tensor3d(rows, [b, cols, dim]), tf.expandDims(e, 2)), [b, cols]);
-        const first = new Float32Array(b * cols);
-        for (let r = 0; r < b; r++) first[r * cols] = 1;
-        positive = tf.tensor2d(first, [b, cols]);
-        negative = tf.sub(1, positive);
-      } else {
-        const transposed = new Float32Array(dim * n);
-        for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) transposed[d * n + i] = bank[i * dim + d]!;
-        scores = tf.matMul(e, tf.tensor2d(transposed, [dim, n]));
-        const pos = new Float32Array(b * n);
-        const neg = new Float32Array(b * n);
-        for (let r = 0; r < b; r++) {
-          pos[r * n + contrastIdx[r * cols]!] = 1;
-          for (let j = 1; j < cols; j++) neg[r * n + contrastIdx[r * cols + j]!]! += 1;
-        }
-        positive = tf.tensor2d(pos, [b, n]);
-        negative = tf.tensor2d(neg, [b, n]);
-      }
-      const logZ = this.logZ(anchorSide, scores, tf.add(positive, negative), b * cols);
+      const scores = useGather
+        ? gatheredScores(e, bank, contrastIdx, cols)
+        : denseScores(e, bank, contrastIdx, cols, n);
+      const logZ = this.logZ(anchorSide, scores);
       const logP = tf.sub(tf.div(scores, temperature), logZ);
       const logDenominator = tf.add(tf.softplus(tf.sub(logP, logC)), logC); // log(P + m Pn + eps)
+      const first = new Float32Array(b * cols);
+      for (let r = 0; r < b; r++) first[r * cols] = 1;
+      const positive = tf.tensor2d(first, [b, cols]);
       const perScore = tf.add(
         tf.mul(positive, tf.sub(logP, logDenominator)), // log(P / (P + m Pn + eps))
-        tf.mul(negative, tf.sub(logMPn, logDenominator)), // log(m Pn / (P + m Pn + eps))
+        tf.mul(tf.sub(1, positive), tf.sub(logMPn, logDenominator)), // log(m Pn / (P + m Pn + eps))
       );
       return tf.div(tf.neg(tf.sum(perScore)), b) as Scalar;
     });
@@ -234,12 +214,12 @@ export class CrdMemoryBank {
 
   /**
    * log Z of one anchor side: on first use, RepDistiller's estimate mean(exp(s / T)) * numSamples over the batch's
-   * `count` scores (`weights` says how often each entry of `scores` was drawn); fixed afterwards.
+   * B x (K + 1) scores; fixed afterwards.
    */
-  private logZ(side: 'student' | 'teacher', scores: Tensor, weights: Tensor, count: number): number {
+  private logZ(side: 'student' | 'teacher', scores: Tensor): number {
     let z = side === 'student' ? this.zStudent : this.zTeacher;
     if (z < 0) {
-      const mean = tf.tidy(() => tf.div(tf.sum(tf.mul(weights, tf.exp(tf.div(scores, this.temperature)))), count));
+      const mean = tf.tidy(() => tf.mean(tf.exp(tf.div(scores, this.temperature))));
       const value = mean.dataSync()[0]!;
       mean.dispose();
       z = value * this.numSamples;
@@ -310,6 +290,46 @@ export class CrdMemoryBank {
     this.zStudent = state.zStudent;
     this.zTeacher = state.zTeacher;
   }
+}
+
+/** Scores [B, cols] from the bank rows at contrastIdx, copied into a [B, cols, dim] tensor: one batched matMul. */
+function gatheredScores(e: Tensor, bank: Float32Array, contrastIdx: Int32Array, cols: number): Tensor {
+  const [b, dim] = e.shape as [number, number];
+  const rows = new Float32Array(b * cols * dim);
+  for (let r = 0; r < b * cols; r++) rows.set(bank.subarray(contrastIdx[r]! * dim, (contrastIdx[r]! + 1) * dim), r * dim);
+  return tf.reshape(tf.matMul(tf.tensor3d(rows, [b, cols, dim]), tf.expandDims(e, 2)), [b, cols]);
+}
+
+/**
+ * Scores [B, cols] from all n bank rows: forward bank [n, dim] x e^T [dim, B], then the drawn entries picked out;
+ * gradient: the upstream values scatter-added (in JS) into a [B, n] matrix times the bank [n, dim]. No matMul here
+ * transposes an operand (transposed matMuls are several times slower on wasm). The bank is copied, so later updates of
+ * the memory do not change a pending backward pass.
+ */
+function denseScores(e: Tensor, bank: Float32Array, contrastIdx: Int32Array, cols: number, n: number): Tensor {
+  const [b, dim] = e.shape as [number, number];
+  const flat = new Int32Array(b * cols);
+  for (let r = 0; r < b; r++) for (let j = 0; j < cols; j++) flat[r * cols + j] = contrastIdx[r * cols + j]! * b + r;
+  const rowsCopy = bank.slice();
+  const op = tf.customGrad((x, save) => {
+    const rows = tf.tensor2d(rowsCopy, [n, dim]);
+    (save as tf.GradSaveFunc)([rows]);
+    // The pick is done in JS: tf.gather of ~1M from ~3M values takes ~160 ms on wasm, a read and a loop ~15 ms.
+    const all = tf.matMul(rows, tf.transpose(x as Tensor)).dataSync(); // [n, B]
+    const picked = new Float32Array(b * cols);
+    for (let r = 0; r < b * cols; r++) picked[r] = all[flat[r]!]!;
+    const value = tf.tensor2d(picked, [b, cols]);
+    const gradFunc = (dy: Tensor, saved: Tensor[]) => {
+      const upstream = dy.dataSync();
+      const dense = new Float32Array(b * n);
+      for (let r = 0; r < b; r++) {
+        for (let j = 0; j < cols; j++) dense[r * n + contrastIdx[r * cols + j]!]! += upstream[r * cols + j]!;
+      }
+      return tf.matMul(tf.tensor2d(dense, [b, n]), saved[0]!);
+    };
+    return { value, gradFunc };
+  });
+  return op(e);
 }
 
 export interface CrdLossOptions {
