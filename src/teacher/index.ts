@@ -1,2 +1,2 @@
-export { Teacher, TeacherError, findStageLayers, freezeLayersModel, loadTeacher, resolveTeacherPath } from './teacher.js';
+export { Teacher, TeacherError, findStageLayers, freezeLayersModel, loadTeacher, resolveTeacherPath, RUN_BUNDLE_DIRS } from './teacher.js';
 export type { LoadTeacherOptions, TeacherKind, TeacherOutputs } from './teacher.js';

@@ -3,8 +3,8 @@
  * dropout) inside tf.tidy, never updated.
  *
  * Sources (`loadTeacher(pathOrModel, options)`):
- * (a) a student bundle directory (saveStudentBundle), or a run directory holding one in `best/` (preferred) or
- *     `checkpoint/`; also an in-memory Student. The teacher's projection heads come along (`hasProjections`).
+ * (a) a student bundle directory (saveStudentBundle), or a run directory holding one in `best/` (preferred),
+ *     `checkpoint/` or `checkpoint/student/`; also an in-memory Student or TappedModel. The teacher's projection heads come along (`hasProjections`).
  * (b) a tfjs LayersModel (a model.json from anywhere, or an in-memory tf.LayersModel). Stages: `stageLayers` by name,
  *     or found automatically (see findStageLayers). pooled: `pooledLayer`, else global-average of the last stage.
  *     logits: `logitsLayer`, else the model's (last) output; a softmax at the end is looked through (see below).
@@ -512,6 +512,14 @@ async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
   }
 }
 
+/**
+ * Where a student bundle may sit, relative to the given directory, in order of preference: the directory itself, a run
+ * directory's best/ (best model so far), its checkpoint/ (a bundle saved there directly, or the checkpoint layout of
+ * src/train: checkpoint/student/), and student/ (for a checkpoint directory given itself; a run's exported student/
+ * has no bundle.json and is not picked).
+ */
+export const RUN_BUNDLE_DIRS: readonly string[] = ['', 'best', 'checkpoint', path.join('checkpoint', 'student'), 'student'];
+
 /** Where a teacher path leads: a bundle directory, or a model JSON file. */
 export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: string; modelFile?: string }> {
   const abs = path.resolve(p);
@@ -524,14 +532,16 @@ export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: strin
     if (path.basename(abs) === BUNDLE_FILE) return { bundleDir: path.dirname(abs) };
     return { modelFile: abs };
   }
-  for (const sub of ['', 'best', 'checkpoint']) {
+  for (const sub of RUN_BUNDLE_DIRS) {
     const dir = path.join(abs, sub);
     if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') return { bundleDir: dir };
   }
   const modelFile = resolveModelLocation(abs).modelFile;
   if ((await kindOf(modelFile)) === 'file') return { modelFile };
   throw new TeacherError(`teacher directory ${abs} holds no model: looked for ${BUNDLE_FILE} (a student bundle), ` +
-    `best/${BUNDLE_FILE}, checkpoint/${BUNDLE_FILE} (a run directory) and model.json (a tfjs model)`);
+    `best/${BUNDLE_FILE}, checkpoint/${BUNDLE_FILE}, checkpoint/student/${BUNDLE_FILE} (a run directory), ` +
+    `student/${BUNDLE_FILE} (a checkpoint directory) and ` +
+    `model.json (a tfjs model)`);
 }
 
 function isGraphModel(m: unknown): m is tf.GraphModel {

@@ -175,7 +175,7 @@ describe('LayersModel teacher from a model.json', () => {
     const empty = path.join(root, 'empty');
     await mkdir(empty, { recursive: true });
     await rejects(loadTeacher(empty), `teacher directory ${empty} holds no model: looked for bundle.json`,
-      'best/bundle.json', 'checkpoint/bundle.json', 'model.json');
+      'best/bundle.json', 'checkpoint/bundle.json', 'checkpoint/student/bundle.json', 'model.json');
   });
 });
 
@@ -219,7 +219,8 @@ describe('bundle teacher', () => {
   beforeAll(async () => {
     student = wrapStudent(buildModel('resnet8', { numClasses: 10, seed: 7 }), { heads: 'both', seed: 8 });
     run = path.join(root, 'run');
-    await saveStudentBundle(student, path.join(run, 'checkpoint'), { which: 'checkpoint' });
+    // The checkpoint layout of src/train: checkpoint/student/ holds the bundle.
+    await saveStudentBundle(student, path.join(run, 'checkpoint', 'student'), { which: 'checkpoint' });
     await saveStudentBundle(student, path.join(run, 'best'), { which: 'best' });
   });
 
@@ -249,9 +250,10 @@ describe('bundle teacher', () => {
     await rm(path.join(run, 'best'), { recursive: true });
     const t2 = await loadTeacher(run);
     expect(t2.student!.meta).toEqual({ which: 'checkpoint' });
+    expect(t2.source).toBe(path.join(run, 'checkpoint', 'student'));
     t2.dispose();
     await rejects(loadTeacher(path.join(run, 'checkpoint'), { expectedClasses: 100 }),
-      `teacher ${path.join(run, 'checkpoint')} predicts 10 classes, but the data/student has 100`);
+      `teacher ${path.join(run, 'checkpoint', 'student')} predicts 10 classes, but the data/student has 100`);
   });
 });
 
