@@ -212,6 +212,27 @@ describe('softmax outputs', () => {
   });
 });
 
+describe('tf.sequential teacher', () => {
+  it("finds LeNet's stages: 'valid' 5x5 convs trim but do not downsample; pools do", async () => {
+    const m = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 5, activation: 'relu', name: 'c1' }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'p1' }),
+      tf.layers.conv2d({ filters: 8, kernelSize: 5, activation: 'relu', name: 'c2' }),
+      tf.layers.maxPooling2d({ poolSize: 2, name: 'p2' }),
+      tf.layers.flatten({ name: 'flat' }),
+      tf.layers.dense({ units: 10, activation: 'softmax', name: 'fc' }),
+    ] });
+    const dir = path.join(root, 'lenet');
+    await m.save(fileSystemHandler(dir));
+    const t = await loadTeacher(dir, { expectedClasses: 10 });
+    expect(t.featureNames).toEqual(['c1', 'c2', 'p2']);
+    expect(t.featureShapes).toEqual([[24, 24, 4], [8, 8, 8], [4, 4, 8]]);
+    expect(t.pooledDim).toBe(8);
+    t.dispose();
+    m.dispose();
+  });
+});
+
 describe('bundle teacher', () => {
   let student: Student;
   let run: string;
