@@ -1,0 +1,123 @@
+/**
+ * CDS-KD (Zhang et al., "Contrastive Deep Supervision", ECCV 2022, section on knowledge distillation): the student is
+ * trained with CDS on its own stages while each stage's projection is aligned with the frozen teacher's and its
+ * logits follow the teacher's soft targets:
+ *   CE(view 1) + 0.1 sum_i SupCon(z_i^s) + 0.1 sum_i ||z_i^t - A_i(z_i^s)||_2 + softTargetCE(s, t, T = 3) on view 1.
+ * A_i is a linear adaptation layer where widths differ (identity otherwise). A teacher without projection heads is
+ * aligned on its L2-normalised, average-pooled stage features. `alignment: 'contrastive'` replaces the L2 term with a
+ * cross-model InfoNCE at T = 0.07: the student's projection of an image is pulled to the teacher's projection of the
+ * same image against the teacher's projections of the other images in the batch.
+ */
+import { tf } from '../runtime/tf.js';
+import { crossEntropy, featureL2, softTargetCrossEntropy, stopGradient, supConLoss2N } from '../losses/index.js';
+import { linearAdapter, matchStages } from '../align/index.js';
+import type { StageMatch } from '../align/index.js';
+import { firstView, numberOption, stringOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import type { FrozenTeacher, MethodPart, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
+
+const ALIGNMENTS = ['l2', 'contrastive'] as const;
+type Alignment = (typeof ALIGNMENTS)[number];
+
+function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.div(x, tf.maximum(tf.norm(x, 2, 1, true), 1e-12)) as tf.Tensor2D;
+}
+
+/** The teacher's target for one of its stages: its projection, or its pooled, normalised stage feature. */
+function teacherTarget(ctx: StepContext, teacher: FrozenTeacher, position: number): tf.Tensor2D {
+  const t = ctx.teacher!;
+  if (teacher.hasProjections && t.projections) return t.projections[position]!;
+  return l2normalize(tf.mean(t.features[teacher.stageIndices[position]!]!, [1, 2]) as tf.Tensor2D);
+}
+
+/** Width of the teacher's target: projections end at its last stage's width; pooled features have their stage's. */
+function targetDim(teacher: FrozenTeacher, position: number): number {
+  const stage = teacher.hasProjections ? teacher.stageIndices.length - 1 : position;
+  return teacher.featureShapes[teacher.stageIndices[stage]!]![2];
+}
+
+/**
+ * Cross-model InfoNCE over the 2N rows: row r's positive is the teacher's row r; its negatives are the teacher's rows
+ * of the other images (the same image's other view is neither).
+ */
+export function crossModelInfoNce(student: tf.Tensor2D, teacher: tf.Tensor2D, batchSize: number, temperature: number): tf.Scalar {
+  return tf.tidy(() => {
+    const rows = student.shape[0];
+    const logits = tf.div(tf.matMul(l2normalize(student), stopGradient(teacher), false, true), temperature);
+    const sameImage = new Float32Array(rows * rows);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < rows; c++) if (r !== c && r % batchSize === c % batchSize) sameImage[r * rows + c] = 1;
+    const masked = tf.sub(logits, tf.mul(tf.tensor2d(sameImage, [rows, rows]), 1e9));
+    const targets = tf.tensor1d(Int32Array.from({ length: rows }, (_, r) => r), 'int32');
+    return crossEntropy(masked, targets);
+  });
+}
+
+export const cdsKd: MethodRecipe = {
+  name: 'cds-kd',
+  summary:
+    'CDS + distillation: CE + 0.1 SupCon per stage + 0.1 L2 (or InfoNCE) teacher-student projection alignment per stage + soft-target CE (T = 3)',
+  needs: { teacher: true, views: 2, heads: 'projection' },
+  defaults: {
+    ce: 1,
+    contrastive: 0.1,
+    temperature: 0.07,
+    baseTemperature: 0.07,
+    feat: 0.1,
+    alignment: 'l2',
+    alignTemperature: 0.07,
+    soft: 1,
+    softTemperature: 3,
+  },
+  create: (setup: MethodSetup): MethodRun => {
+    const teacher = setup.teacher;
+    if (teacher == null) throw new Error('method cds-kd needs a teacher');
+    const o = setup.options;
+    const alignment: Alignment = stringOption(o, 'alignment', ALIGNMENTS);
+    const student = setup.student;
+    const studentDim = student.featureShapes[student.stageIndices[student.stageIndices.length - 1]!]![2];
+    const match: StageMatch[] = matchStages(student.stageIndices.length, teacher.stageIndices.length);
+    const adapters: (tf.LayersModel | undefined)[] = match.map((m) => {
+      const outDim = targetDim(teacher, m.teacher);
+      return outDim === studentDim ? undefined : linearAdapter(`cdskd_adapter${m.student}`, studentDim, outDim, setup.rng);
+    });
+    const parts: MethodPart[] = adapters.flatMap((a, i) => (a ? [{ name: `adapter${i}`, model: a }] : []));
+    return {
+      parts,
+      lossTerms: (ctx) => {
+        const terms: Record<string, tf.Scalar> = {};
+        const zs = ctx.student.projections ?? [];
+        weighted(terms, 'ce', numberOption(o, 'ce'), () => supervisedCrossEntropy(ctx));
+        weighted(terms, 'contrastive', numberOption(o, 'contrastive'), () =>
+          sumOver(
+            zs.map((z) =>
+              supConLoss2N(z, ctx.labels, {
+                temperature: numberOption(o, 'temperature'),
+                baseTemperature: numberOption(o, 'baseTemperature'),
+              }),
+            ),
+          ),
+        );
+        weighted(terms, 'feat', numberOption(o, 'feat'), () =>
+          sumOver(
+            match.map((m) => {
+              const adapted = adapters[m.student] ? (adapters[m.student]!.apply(zs[m.student]!) as tf.Tensor2D) : zs[m.student]!;
+              const target = teacherTarget(ctx, teacher, m.teacher);
+              return alignment === 'l2'
+                ? featureL2(adapted, stopGradient(target))
+                : crossModelInfoNce(adapted, target, ctx.batchSize, numberOption(o, 'alignTemperature'));
+            }),
+          ),
+        );
+        weighted(terms, 'soft', numberOption(o, 'soft'), () =>
+          softTargetCrossEntropy(
+            firstView(ctx.student.logits, ctx.batchSize),
+            firstView(ctx.teacher!.logits, ctx.batchSize),
+            numberOption(o, 'softTemperature'),
+          ),
+        );
+        return terms;
+      },
+      dispose: () => adapters.forEach((a) => a?.dispose()),
+    };
+  },
+};

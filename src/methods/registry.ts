@@ -1,0 +1,46 @@
+import { cdsKd } from './cds-kd.js';
+import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './distill.js';
+import { cds, cdsSimclr, ce, ds, dsKl } from './supervised.js';
+import type { MethodNeeds, MethodOptions, MethodRecipe } from './types.js';
+
+const RECIPES: readonly MethodRecipe[] = [ce, ds, dsKl, cds, cdsSimclr, kd, fitnet, at, sp, rkd, pkt, crd, dkd, cdsKd];
+const BY_NAME = new Map(RECIPES.map((r) => [r.name, r]));
+
+/** A user error: an unknown method or a bad method option. */
+export class MethodError extends Error {
+  override name = 'MethodError';
+}
+
+export function listMethods(): MethodRecipe[] {
+  return [...RECIPES];
+}
+
+export function getMethod(name: string): MethodRecipe {
+  const recipe = BY_NAME.get(name.toLowerCase());
+  if (!recipe) throw new MethodError(`unknown method "${name}"; choose one of: ${RECIPES.map((r) => r.name).join(', ')}`);
+  return recipe;
+}
+
+/** The recipe's defaults with the user's overrides; unknown option names and wrongly typed values are refused. */
+export function resolveMethodOptions(recipe: MethodRecipe, overrides: Readonly<Record<string, unknown>> = {}): MethodOptions {
+  const out: Record<string, number | string | boolean> = { ...recipe.defaults };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in recipe.defaults)) {
+      throw new MethodError(
+        `method ${recipe.name} has no option "${key}"; its options are: ${Object.keys(recipe.defaults).join(', ')}`,
+      );
+    }
+    const expected = typeof recipe.defaults[key];
+    let v = value;
+    if (expected === 'number' && typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) v = Number(v);
+    if (typeof v !== expected || (typeof v === 'number' && !Number.isFinite(v))) {
+      throw new MethodError(`method ${recipe.name} option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
+    }
+    out[key] = v as number | string | boolean;
+  }
+  return out;
+}
+
+export function needsOf(recipe: MethodRecipe, options: MethodOptions): MethodNeeds {
+  return recipe.needsFor ? recipe.needsFor(options) : recipe.needs;
+}

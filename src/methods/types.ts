@@ -1,0 +1,105 @@
+import type { tf } from '../runtime/tf.js';
+import type { Random } from '../runtime/random.js';
+import type { HeadKind, Student, StudentOutputs } from '../student/index.js';
+
+/** What the frozen teacher produced for a batch (no gradient flows into it). */
+export interface TeacherOutputs {
+  readonly features: readonly tf.Tensor4D[];
+  readonly pooled: tf.Tensor2D;
+  readonly logits: tf.Tensor2D;
+  /** The teacher's own CDS projections (L2-normalised), when it was trained with heads. */
+  readonly projections?: readonly tf.Tensor2D[];
+}
+
+/** The frozen teacher as methods see it. */
+export interface FrozenTeacher {
+  readonly numClasses: number;
+  readonly featureShapes: readonly (readonly [number, number, number])[];
+  /** Indices into features of the teacher's stages. */
+  readonly stageIndices: readonly number[];
+  readonly pooledDim: number;
+  /** Whether it carries CDS projection heads (their width is the last stage's channel count). */
+  readonly hasProjections: boolean;
+}
+
+/** Everything a method declares it needs; the loop provides it, never asking which method runs. */
+export interface MethodNeeds {
+  /** A frozen teacher must be given. */
+  readonly teacher: boolean;
+  /** 2: the batch is two augmented views per image (2N rows, rows j and j+N one image); 1: one standard view. */
+  readonly views: 1 | 2;
+  /** Heads the student is wrapped with. */
+  readonly heads: HeadKind;
+  /** Dataset row indices of the batch (CRD's memory bank). */
+  readonly sampleIndices?: boolean;
+}
+
+export type OptionValue = number | string | boolean;
+export type MethodOptions = Readonly<Record<string, OptionValue>>;
+
+/** What `create` gets: the wrapped student, the teacher's description, the data's size, the resolved options. */
+export interface MethodSetup {
+  readonly student: Student;
+  readonly teacher?: FrozenTeacher;
+  readonly numClasses: number;
+  /** Training-set size (memory banks). */
+  readonly numSamples: number;
+  /** The recipe's defaults merged with the user's overrides. */
+  readonly options: MethodOptions;
+  /** Seeded source for the method's own parts (initialisers, negatives). */
+  readonly rng: Random;
+}
+
+/** One step's inputs as a method sees them. Tensors belong to the loop. */
+export interface StepContext {
+  /** Student outputs on every input row (N, or 2N with two views: view 1 = rows 0..N-1). */
+  readonly student: StudentOutputs;
+  /** Teacher outputs on the same rows, when the method needs a teacher. */
+  readonly teacher?: TeacherOutputs;
+  /** int32 [N]: the images' labels; -1 where an image is unlabelled (semi-supervised). */
+  readonly labels: tf.Tensor1D;
+  /** Rows (0..N-1) whose labels may be used; all rows unless semi-supervised. */
+  readonly labeledRows: Int32Array;
+  /** N: images in the batch. */
+  readonly batchSize: number;
+  /** Dataset row of each image. */
+  readonly sampleIndices: Int32Array;
+  /** 1-based epoch being trained (warm-up factors). */
+  readonly epoch: number;
+}
+
+/** A trainable part a method adds (regressor, adaptation layer, embedding): saved and restored with checkpoints. */
+export interface MethodPart {
+  readonly name: string;
+  readonly model: tf.LayersModel;
+}
+
+/** A method instantiated for one run. */
+export interface MethodRun {
+  /** Extra trainable parts, trained with the student and dropped at export. */
+  readonly parts: readonly MethodPart[];
+  /**
+   * Named, already weighted loss terms for one step; the loop minimises their sum and logs each by name.
+   * Called inside the gradient function: everything here is taped.
+   */
+  lossTerms(ctx: StepContext): Record<string, tf.Scalar>;
+  /** After the optimiser step, outside the tape (memory-bank updates). */
+  afterStep?(ctx: StepContext): void;
+  /** Non-trainable state to checkpoint (memory banks), JSON plus binary arrays. */
+  getState?(): { json: unknown; arrays: Record<string, Float32Array> };
+  setState?(state: { json: unknown; arrays: Record<string, Float32Array> }): void;
+  dispose(): void;
+}
+
+/** A registered method: what it needs, its defaults, and how to make a run of it. */
+export interface MethodRecipe {
+  readonly name: string;
+  /** One line for `--help` and reports. */
+  readonly summary: string;
+  readonly needs: MethodNeeds;
+  /** Loss weights and hyperparameters, all overridable by name. */
+  readonly defaults: MethodOptions;
+  /** Options that change what the method needs (e.g. cds-kd alignment); default: `needs`. */
+  needsFor?(options: MethodOptions): MethodNeeds;
+  create(setup: MethodSetup): MethodRun;
+}

@@ -1,0 +1,368 @@
+/**
+ * The training loop shared by every method: teacher training, distillation, ablations, baselines. It knows what a
+ * method *needs* (views, teacher, sample indices) and sums the named loss terms the method returns; it never asks
+ * which method runs.
+ */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf } from '../runtime/tf.js';
+import { Random } from '../runtime/random.js';
+import { Batcher, standardAugment, twoViews } from '../data/index.js';
+import type { Dataset } from '../data/index.js';
+import { exportStudent, saveStudentBundle } from '../student/index.js';
+import type { Student } from '../student/index.js';
+import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
+import { learningRate } from './schedule.js';
+import type { ScheduleConfig } from './schedule.js';
+import { evaluate } from './evaluate.js';
+import type { ClassificationMetrics } from './metrics.js';
+import { hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type { TrainingState } from './checkpoint.js';
+
+/** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
+export interface TeacherModel extends FrozenTeacher {
+  forward(x: tf.Tensor4D): TeacherOutputs;
+}
+
+export interface OptimizerConfig {
+  readonly lr: number;
+  readonly momentum: number;
+  /** L2 weight decay added to every gradient (BN gamma/beta included, as the reference recipes do). */
+  readonly weightDecay: number;
+  readonly schedule: ScheduleConfig;
+  readonly warmupEpochs: number;
+}
+
+export interface StepProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  readonly terms: Readonly<Record<string, number>>;
+  readonly loss: number;
+  readonly lr: number;
+  readonly imgPerSec: number;
+}
+
+export interface EpochMetrics {
+  readonly epoch: number;
+  readonly lr: number;
+  /** Mean of each loss term over the epoch's steps, and their sum. */
+  readonly train: Readonly<Record<string, number>>;
+  readonly test: ClassificationMetrics;
+  readonly imgPerSec: number;
+  readonly seconds: number;
+}
+
+export interface FitResult {
+  readonly epochs: readonly EpochMetrics[];
+  readonly best: { readonly top1: number; readonly epoch: number } | null;
+  readonly last: EpochMetrics | undefined;
+  /** True when stopped by the signal before the last epoch (a checkpoint was written). */
+  readonly interrupted: boolean;
+  /** The student trained (after a resume, the one restored from the checkpoint). */
+  readonly student: Student;
+  readonly runDir?: string;
+}
+
+export interface FitOptions {
+  readonly student: Student;
+  readonly teacher?: TeacherModel;
+  /** The method, instantiated for this student (and teacher). */
+  readonly method: MethodRun;
+  readonly needs: MethodNeeds;
+  readonly train: Dataset;
+  readonly test: Dataset;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly optimizer: OptimizerConfig;
+  readonly seed: number;
+  /** Where config, metrics, checkpoints and the exported student go. Without it nothing is written. */
+  readonly runDir?: string;
+  /** Saved as config.json (everything needed to rerun). */
+  readonly config?: unknown;
+  /** Continue from runDir/checkpoint when there is one. */
+  readonly resume?: boolean;
+  /** Stop after this many steps per epoch (smoke tests and benchmarks). */
+  readonly maxStepsPerEpoch?: number;
+  readonly evalBatchSize?: number;
+  /** Finish the current step, write a checkpoint, return. */
+  readonly signal?: AbortSignal;
+  readonly onStep?: (p: StepProgress) => void;
+  readonly onEpoch?: (m: EpochMetrics) => void;
+  /** Method state to restore, and the RNG the method draws from (saved in checkpoints). */
+  readonly methodRng: Random;
+  /** Built from a restored checkpoint: the loop calls this to replace the method after loading the student. */
+  readonly rebuildMethod?: (student: Student) => MethodRun;
+}
+
+/** A loss that is not a finite number: the run stops, the last good checkpoint is kept. */
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+  constructor(
+    message: string,
+    readonly epoch: number,
+    readonly step: number,
+    readonly terms: Readonly<Record<string, number>>,
+    readonly checkpoint: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+function variablesOf(student: Student, method: MethodRun): tf.Variable[] {
+  const layerVars = [...student.trainableWeights, ...method.parts.flatMap((p) => p.model.trainableWeights)];
+  return layerVars.map((v) => v.read() as tf.Variable);
+}
+
+/** Labels for the step: -1 where an image is unlabelled (semi-supervised), and the rows that are labelled. */
+function stepLabels(labels: tf.Tensor1D, labeledMask: Uint8Array | undefined): { labels: tf.Tensor1D; rows: Int32Array } {
+  const n = labels.shape[0];
+  if (!labeledMask || labeledMask.every((m) => m === 1)) {
+    return { labels, rows: Int32Array.from({ length: n }, (_, i) => i) };
+  }
+  const values = labels.dataSync() as Int32Array;
+  const masked = new Int32Array(n);
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++) {
+    masked[i] = labeledMask[i] ? values[i]! : -1;
+    if (labeledMask[i]) rows.push(i);
+  }
+  return { labels: tf.tensor1d(masked, 'int32'), rows: Int32Array.from(rows) };
+}
+
+function emptyState(batcher: Batcher, augmentRng: Random, methodRng: Random): TrainingState {
+  return {
+    epoch: 0,
+    globalStep: 0,
+    batcher: batcher.getState(),
+    augmentRng: augmentRng.getState(),
+    methodRng: methodRng.getState(),
+    epochSums: {},
+    epochSteps: 0,
+    epochImages: 0,
+    epochSeconds: 0,
+    best: null,
+  };
+}
+
+async function readMetricsLines(file: string, upToEpoch: number): Promise<EpochMetrics[]> {
+  if (!existsSync(file)) return [];
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as EpochMetrics)
+    .filter((m) => m.epoch <= upToEpoch);
+}
+
+/** Train `student` with `method` for `epochs` epochs. Prints nothing; reports through the callbacks. */
+export async function fit(options: FitOptions): Promise<FitResult> {
+  const { needs, train, test, epochs, batchSize, runDir } = options;
+  let student = options.student;
+  let method = options.method;
+  if (needs.teacher && !options.teacher) throw new Error('this method needs a teacher');
+  const checkpointDir = runDir ? join(runDir, 'checkpoint') : undefined;
+  const metricsFile = runDir ? join(runDir, 'metrics.jsonl') : undefined;
+
+  const batcher = new Batcher(train, {
+    batchSize,
+    format: 'raw',
+    shuffle: true,
+    dropLast: train.size > batchSize,
+    seed: new Random(options.seed).nextUint32(),
+  });
+  const augmentRng = new Random(options.seed).fork();
+  const methodRng = options.methodRng;
+  const optimizer = tf.train.momentum(options.optimizer.lr, options.optimizer.momentum);
+  let state = emptyState(batcher, augmentRng, methodRng);
+  let history: EpochMetrics[] = [];
+
+  if (runDir) {
+    await mkdir(runDir, { recursive: true });
+    if (options.config !== undefined) await writeFile(join(runDir, 'config.json'), JSON.stringify(options.config, null, 2) + '\n');
+  }
+  if (options.resume && checkpointDir && hasCheckpoint(checkpointDir)) {
+    const ckpt = await readCheckpoint(checkpointDir);
+    student.dispose();
+    method.dispose();
+    student = ckpt.student;
+    method = options.rebuildMethod ? options.rebuildMethod(student) : method;
+    await ckpt.restoreParts(method.parts);
+    await ckpt.restoreOptimizer(optimizer);
+    if (ckpt.methodState && method.setState) method.setState(ckpt.methodState);
+    state = ckpt.state;
+    batcher.setState(state.batcher);
+    augmentRng.setState(state.augmentRng);
+    methodRng.setState(state.methodRng);
+    history = metricsFile ? await readMetricsLines(metricsFile, state.epoch) : [];
+    if (metricsFile) await writeFile(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+  } else if (metricsFile) {
+    await writeFile(metricsFile, '');
+  }
+
+  const variables = variablesOf(student, method);
+  const inference = student.inferenceModel();
+  const stepsPerEpoch = Math.min(batcher.numBatches, options.maxStepsPerEpoch ?? Infinity);
+  const stats = { mean: train.mean, std: train.std };
+  const weightDecay = options.optimizer.weightDecay;
+  let best = state.best;
+  let interrupted = false;
+
+  const saveCheckpoint = async (s: TrainingState): Promise<void> => {
+    if (!checkpointDir) return;
+    await writeCheckpoint(checkpointDir, {
+      student,
+      parts: method.parts,
+      optimizer,
+      methodState: method.getState?.(),
+      state: s,
+      meta: { epoch: s.epoch },
+    });
+  };
+
+  for (let epoch = state.epoch; epoch < epochs && !interrupted; epoch++) {
+    const sums: Record<string, number> = { ...state.epochSums };
+    let steps = state.epochSteps;
+    let images = state.epochImages;
+    let seconds = state.epochSeconds;
+    let lr = learningRate({ baseLr: options.optimizer.lr, epochs, schedule: options.optimizer.schedule, warmupEpochs: options.optimizer.warmupEpochs }, epoch, 0);
+
+    while (steps < stepsPerEpoch) {
+      const t0 = performance.now();
+      lr = learningRate(
+        { baseLr: options.optimizer.lr, epochs, schedule: options.optimizer.schedule, warmupEpochs: options.optimizer.warmupEpochs },
+        epoch,
+        (steps + 1) / stepsPerEpoch,
+      );
+      optimizer.setLearningRate(lr);
+      const batch = batcher.next();
+      const n = batch.labels.shape[0];
+      const inputs = needs.views === 2 ? twoViews(batch.images, augmentRng, stats) : standardAugment(batch.images, augmentRng, stats);
+      const teacherOut = options.teacher ? options.teacher.forward(inputs) : undefined;
+      const { labels, rows } = stepLabels(batch.labels, batch.labeled);
+      let ctx: StepContext | undefined;
+      let termTensors: Record<string, tf.Scalar> = {};
+      const { value, grads } = tf.variableGrads(() => {
+        const out = student.forward(inputs, true);
+        ctx = {
+          student: out,
+          teacher: teacherOut,
+          labels,
+          labeledRows: rows,
+          batchSize: n,
+          sampleIndices: batch.indices,
+          epoch: epoch + 1,
+        };
+        termTensors = method.lossTerms(ctx);
+        const list = Object.values(termTensors);
+        for (const t of list) tf.keep(t);
+        return (list.length === 0 ? tf.scalar(0) : list.length === 1 ? tf.add(list[0]!, 0) : tf.addN(list)) as tf.Scalar;
+      }, variables);
+      const loss = value.dataSync()[0]!;
+      const terms: Record<string, number> = {};
+      for (const [k, t] of Object.entries(termTensors)) terms[k] = t.dataSync()[0]!;
+      tf.dispose(Object.values(termTensors));
+      value.dispose();
+
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(grads));
+        tf.dispose([inputs, batch.images, batch.labels]);
+        if (labels !== batch.labels) labels.dispose();
+        if (teacherOut) disposeTeacherOutputs(teacherOut);
+        const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
+        throw new TrainingDivergedError(
+          `loss is ${loss} at epoch ${epoch + 1}, step ${steps + 1} (terms: ${JSON.stringify(terms)}); ` +
+            (where ? `the last good checkpoint is ${where} (not overwritten)` : 'no checkpoint was written yet') +
+            '. Lower the learning rate or the loss weights.',
+          epoch + 1,
+          steps + 1,
+          terms,
+          where,
+        );
+      }
+
+      const ordered: Record<string, tf.Tensor> = {};
+      tf.tidy(() => {
+        for (const v of variables) {
+          // Every variable gets an entry in the same order each step: the optimizer keys its slots by position.
+          const g = grads[v.name] ?? tf.zerosLike(v);
+          ordered[v.name] = tf.keep(weightDecay !== 0 ? tf.add(g, tf.mul(v, weightDecay)) : g.clone());
+        }
+      });
+      tf.dispose(Object.values(grads));
+      optimizer.applyGradients(ordered as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+      tf.dispose(Object.values(ordered));
+      if (method.afterStep && ctx) method.afterStep(ctx);
+
+      tf.dispose([inputs, batch.images, batch.labels]);
+      if (labels !== batch.labels) labels.dispose();
+      if (teacherOut) disposeTeacherOutputs(teacherOut);
+
+      for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
+      sums.loss = (sums.loss ?? 0) + loss;
+      steps++;
+      images += n;
+      const dt = (performance.now() - t0) / 1000;
+      seconds += dt;
+      state = { ...state, globalStep: state.globalStep + 1 };
+      options.onStep?.({ epoch: epoch + 1, epochs, step: steps, stepsPerEpoch, terms, loss, lr, imgPerSec: n / dt });
+
+      if (options.signal?.aborted && steps < stepsPerEpoch) {
+        interrupted = true;
+        await saveCheckpoint({
+          ...state,
+          epoch,
+          batcher: batcher.getState(),
+          augmentRng: augmentRng.getState(),
+          methodRng: methodRng.getState(),
+          epochSums: sums,
+          epochSteps: steps,
+          epochImages: images,
+          epochSeconds: seconds,
+          best,
+        });
+        break;
+      }
+    }
+    if (interrupted) break;
+
+    // An epoch cut short by maxStepsPerEpoch must still start the next one at its beginning.
+    if (batcher.epoch === epoch) batcher.setState({ ...batcher.getState(), epoch: epoch + 1, position: 0 });
+    const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? 256 });
+    const train: Record<string, number> = {};
+    for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
+    const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };
+    history.push(metrics);
+    if (metricsFile) await appendFile(metricsFile, JSON.stringify(metrics) + '\n');
+    const improved = best == null || testMetrics.top1 > best.top1;
+    if (improved) {
+      best = { top1: testMetrics.top1, epoch: epoch + 1 };
+      if (runDir) await saveStudentBundle(student, join(runDir, 'best'), { epoch: epoch + 1, top1: testMetrics.top1 });
+    }
+    state = {
+      ...state,
+      epoch: epoch + 1,
+      batcher: batcher.getState(),
+      augmentRng: augmentRng.getState(),
+      methodRng: methodRng.getState(),
+      epochSums: {},
+      epochSteps: 0,
+      epochImages: 0,
+      epochSeconds: 0,
+      best,
+    };
+    await saveCheckpoint(state);
+    options.onEpoch?.(metrics);
+    if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
+  }
+
+  if (runDir && !interrupted) await exportStudent(student, join(runDir, 'student'));
+  optimizer.dispose();
+  return { epochs: history, best, last: history[history.length - 1], interrupted, student, runDir };
+}
+
+function disposeTeacherOutputs(t: TeacherOutputs): void {
+  tf.dispose([...t.features, t.pooled, t.logits, ...(t.projections ?? [])]);
+}

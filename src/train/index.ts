@@ -1,0 +1,12 @@
+export { train, distill, ConfigError } from './api.js';
+export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig } from './api.js';
+export { fit, TrainingDivergedError } from './fit.js';
+export type { FitOptions, FitResult, EpochMetrics, StepProgress, OptimizerConfig, TeacherModel } from './fit.js';
+export { evaluate } from './evaluate.js';
+export type { EvaluateOptions } from './evaluate.js';
+export { MetricsAccumulator } from './metrics.js';
+export type { ClassificationMetrics } from './metrics.js';
+export { learningRate, scaleMilestones } from './schedule.js';
+export type { ScheduleConfig, LrScheduleOptions } from './schedule.js';
+export { writeCheckpoint, readCheckpoint, hasCheckpoint } from './checkpoint.js';
+export type { TrainingState } from './checkpoint.js';
