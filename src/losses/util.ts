@@ -17,8 +17,10 @@ export type LabelsLike = Tensor | Int32Array | readonly number[];
  */
 export function stopGradient<T extends Tensor>(x: T): T {
   const engine = tf.engine();
-  const t = engine.makeTensorFromDataId(x.dataId, x.shape, x.dtype);
-  engine.backend.incRef(x.dataId);
+  // The backend that holds x's data (not necessarily the active one after a setBackend).
+  const backend = engine.state.tensorInfo.get(x.dataId)?.backend ?? engine.backend;
+  const t = engine.makeTensorFromDataId(x.dataId, x.shape, x.dtype, backend);
+  backend.incRef(x.dataId);
   return t as T;
 }
 

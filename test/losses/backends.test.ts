@@ -78,9 +78,12 @@ function run(): Map<string, { value: number; grad: Float32Array }> {
 let onWasm: Map<string, { value: number; grad: Float32Array }>;
 let onCpu: Map<string, { value: number; grad: Float32Array }> | null = null;
 
+let fromWasm: Tensor;
+
 beforeAll(async () => {
   await useWasm();
   onWasm = run();
+  fromWasm = tf.tensor1d([7, 8]);
   await tf.setBackend('cpu');
   await tf.ready();
 });
@@ -123,6 +126,15 @@ describe('cpu backend', () => {
     expect(tf.memory().numTensors).toBe(n);
     expect(Array.from(a.dataSync())).toEqual([4, 5]);
     a.dispose();
+  });
+
+  it('stopGradient of a tensor still held by the wasm backend after switching to cpu', () => {
+    const before = tf.memory().numTensors;
+    const y = stopGradient(fromWasm);
+    fromWasm.dispose();
+    expect(Array.from(y.dataSync())).toEqual([7, 8]);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before - 1);
   });
 
   it('CRD: an update inside the gradient closure does not change that step\'s gradient (the bank is copied)', () => {
