@@ -1,1 +1,29 @@
+/**
+ * cds-distill's public library API. `tf` is the one tfjs instance the toolkit uses: build tensors with it so they
+ * live on the same engine.
+ */
 export * from './runtime/index.js';
+export * as losses from './losses/index.js';
+export {
+  loadDataset,
+  loadTrainTest,
+  subsetDataset,
+  Batcher,
+  twoViews,
+  standardAugment,
+  DataError,
+  DATASET_SPECS,
+} from './data/index.js';
+export type { Dataset, Batch, LoadOptions, TrainTestOptions } from './data/index.js';
+export { buildModel, listModels, inspect, ModelError } from './models/index.js';
+export type { TappedModel, BuildOptions, InputShape } from './models/index.js';
+export { wrapStudent, Student, exportStudent, saveStudentBundle, loadStudentBundle } from './student/index.js';
+export type { StudentOutputs, HeadKind } from './student/index.js';
+export { loadTeacher, Teacher, TeacherError } from './teacher/index.js';
+export type { LoadTeacherOptions } from './teacher/index.js';
+export { fileSystemHandler, loadLayersModelFromDir, ModelFileError } from './io/index.js';
+export { matchStages } from './align/index.js';
+export { getMethod, listMethods, resolveMethodOptions, MethodError } from './methods/index.js';
+export type { MethodRecipe, MethodRun, MethodSetup, StepContext, MethodNeeds } from './methods/index.js';
+export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, learningRate } from './train/index.js';
+export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics } from './train/index.js';
