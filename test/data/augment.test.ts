@@ -4,6 +4,9 @@ import { tf } from '../../src/runtime/tf.js';
 import { Random } from '../../src/runtime/random.js';
 import {
   Batcher,
+  adjustContrast,
+  adjustHue,
+  adjustSaturation,
   colorJitter,
   cutout,
   DataError,
@@ -151,6 +154,58 @@ describe('colour augmentation', () => {
     const sat = colorJitter(gray, new Random(1), { saturation: 0.4, hue: 0.1 });
     expect(tf.sub(sat, gray).abs().max().dataSync()[0]!).toBeLessThan(1e-3);
     tf.dispose([x, y, maxIn, maxOut, minIn, minOut, gray, sat]);
+  });
+
+  it('adjustHue / adjustSaturation / adjustContrast match a plain-JS torchvision reference', () => {
+    const x = rawBatch(rgb, 4);
+    const src = x.dataSync();
+    const shifts = [0.1, -0.1, 0.37, -0.5];
+    const hue = adjustHue(x, shifts).dataSync();
+    const sat = adjustSaturation(x, [0, 0.6, 1, 1.4]).dataSync();
+    const con = adjustContrast(x, [0.6, 1, 1.4, 0]).dataSync();
+    const P = 32 * 32;
+    const clip = (v: number): number => Math.min(255, Math.max(0, v));
+    const grayOf = (o: number): number => 0.299 * src[o]! + 0.587 * src[o + 1]! + 0.114 * src[o + 2]!;
+    let maxErr = 0;
+    for (let i = 0; i < 4; i++) {
+      let mean = 0;
+      for (let p = 0; p < P; p++) mean += grayOf((i * P + p) * 3);
+      mean /= P;
+      for (let p = 0; p < P; p++) {
+        const o = (i * P + p) * 3;
+        const [r, g, b] = [src[o]!, src[o + 1]!, src[o + 2]!];
+        // torchvision _rgb2hsv / _hsv2rgb
+        const mx = Math.max(r, g, b);
+        const mn = Math.min(r, g, b);
+        const d = mx - mn;
+        let h = d === 0 ? 0 : mx === r ? (g - b) / d : mx === g ? 2 + (b - r) / d : 4 + (r - g) / d;
+        h = (((h / 6 + shifts[i]!) % 1) + 1) % 1;
+        const s = mx === 0 ? 0 : d / mx;
+        const hi = Math.floor(h * 6) % 6;
+        const f = h * 6 - Math.floor(h * 6);
+        const pp = mx * (1 - s);
+        const q = mx * (1 - s * f);
+        const t = mx * (1 - s * (1 - f));
+        const rgbOut = [
+          [mx, t, pp],
+          [q, mx, pp],
+          [pp, mx, t],
+          [pp, q, mx],
+          [t, pp, mx],
+          [mx, pp, q],
+        ][hi]!;
+        const gr = grayOf(o);
+        const sf = [0, 0.6, 1, 1.4][i]!;
+        const cf = [0.6, 1, 1.4, 0][i]!;
+        for (let c = 0; c < 3; c++) {
+          maxErr = Math.max(maxErr, Math.abs(hue[o + c]! - rgbOut[c]!));
+          maxErr = Math.max(maxErr, Math.abs(sat[o + c]! - clip(sf * src[o + c]! + (1 - sf) * gr)));
+          maxErr = Math.max(maxErr, Math.abs(con[o + c]! - clip(cf * src[o + c]! + (1 - cf) * mean)));
+        }
+      }
+    }
+    expect(maxErr).toBeLessThan(2e-3);
+    x.dispose();
   });
 
   it('p = 0 leaves the batch bit-identical; grayscale makes channels equal and is a no-op on 1 channel', () => {
