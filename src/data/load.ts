@@ -15,6 +15,7 @@ import type { Dataset, RawImageData, Split } from './types.js';
 export const DATASET_SPECS: readonly string[] = [
   'fashion-mnist        full Fashion-MNIST ($CDS_DATA/fashion-mnist, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist), else the bundled slice',
   'fashion-mnist-slice  the bundled 6000/1000 Fashion-MNIST slice',
+  'fashion-mnist:DIR    Fashion-MNIST IDX files in DIR',
   'mnist:DIR            MNIST IDX files in DIR',
   'kmnist:DIR           Kuzushiji-MNIST IDX files in DIR',
   'cifar10:DIR          CIFAR-10 binary version (data_batch_*.bin, test_batch.bin)',
@@ -157,8 +158,8 @@ async function fashionSource(options: LoadOptions, sliceOnly: boolean): Promise<
   );
 }
 
-function idxSource(name: string, dir: string, classNames: string[], dataset: string): Source {
-  const howToGet = `Put the ${dataset} files (${idxFileNames('train')}, ${idxFileNames('test')}) in ${dir}`;
+function idxSource(name: string, dir: string, classNames: string[], dataset: string, hint?: string): Source {
+  const howToGet = `Put the ${dataset} files (${idxFileNames('train')}, ${idxFileNames('test')}) in ${dir}${hint ?? ''}`;
   return cached(name, (split) => readIdxDataset(dir, { split, classNames, howToGet }));
 }
 
@@ -235,7 +236,10 @@ async function resolveSpec(spec: string, options: LoadOptions): Promise<Source> 
   switch (kind) {
     case 'fashion-mnist':
     case 'fashion-mnist-slice':
-      if (arg !== undefined) return idxSource('fashion-mnist', dir(), FASHION_MNIST_CLASSES, 'Fashion-MNIST');
+      if (arg !== undefined) {
+        const hint = ', or install them with `apt-get install dataset-fashion-mnist` (then use the spec fashion-mnist)';
+        return idxSource('fashion-mnist', dir(), FASHION_MNIST_CLASSES, 'Fashion-MNIST', hint);
+      }
       return fashionSource(options, kind === 'fashion-mnist-slice');
     case 'mnist':
       return idxSource('mnist', dir(), MNIST_CLASSES, 'MNIST');

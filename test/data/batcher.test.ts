@@ -38,6 +38,36 @@ describe('synthetic data', () => {
     expect(train.inputShape).toEqual([32, 32, 3]);
     await expect(loadDataset('synthetic:32x32:10')).rejects.toThrow(/bad synthetic spec/);
   });
+
+  it('is learnable: nearest class centroid on two gradient-energy features beats chance by far', () => {
+    const [h, w] = [28, 28];
+    const features = (d: ReturnType<typeof makeSynthetic>): number[][] =>
+      Array.from(d.labels, (_, i) => {
+        let gx = 0;
+        let gy = 0;
+        const o = i * h * w;
+        for (let y = 0; y < h - 1; y++) {
+          for (let x = 0; x < w - 1; x++) {
+            gx += Math.abs(d.images[o + y * w + x + 1]! - d.images[o + y * w + x]!);
+            gy += Math.abs(d.images[o + (y + 1) * w + x]! - d.images[o + y * w + x]!);
+          }
+        }
+        return [gx / 1000, gy / 1000];
+      });
+    const train = makeSynthetic({ shape: [h, w, 1], classes: 10, count: 500, seed: 1 });
+    const test = makeSynthetic({ shape: [h, w, 1], classes: 10, count: 200, seed: 2 });
+    const ftrain = features(train);
+    const centroids = Array.from({ length: 10 }, (_, k) => {
+      const rows = ftrain.filter((_, i) => train.labels[i] === k);
+      return [0, 1].map((j) => rows.reduce((a, r) => a + r[j]!, 0) / rows.length);
+    });
+    let correct = 0;
+    features(test).forEach((f, i) => {
+      const dist = centroids.map((c) => (c[0]! - f[0]!) ** 2 + (c[1]! - f[1]!) ** 2);
+      if (dist.indexOf(Math.min(...dist)) === test.labels[i]) correct++;
+    });
+    expect(correct / 200).toBeGreaterThan(0.6);
+  });
 });
 
 describe('Batcher', () => {

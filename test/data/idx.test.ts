@@ -166,6 +166,13 @@ describe('IDX reader (mnist:DIR, kmnist:DIR)', () => {
     expect(err.message).toContain(dir);
     expect(err.message).toContain('expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]');
     expect(err.message).toContain('Put the MNIST files');
+    const fashion = await rejection(loadDataset(`fashion-mnist:${dir}`, { split: 'test' }));
+    expect(fashion.message).toBe(
+      `${dir}: no test split found: expected t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] in this ` +
+        `directory. Put the Fashion-MNIST files (train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], ` +
+        `t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]) in ${dir}, or install them with ` +
+        '`apt-get install dataset-fashion-mnist` (then use the spec fashion-mnist)',
+    );
     const noDir = await rejection(loadDataset('mnist'));
     expect(noDir.message).toContain("needs a directory: mnist:DIR");
   });
