@@ -87,6 +87,45 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
+  it('matMul with transposed operands and its gradients match the cpu backend', async () => {
+    const compute = (): Float32Array[] => {
+      const rng = new Random(11);
+      const out: Float32Array[] = [];
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        tf.tidy(() => {
+          const a = tf.tensor3d(randomArray(2 * 5 * 7, rng), ta ? [2, 7, 5] : [2, 5, 7]);
+          const b = tf.tensor3d(randomArray(2 * 7 * 3, rng), tb ? [2, 3, 7] : [2, 7, 3]);
+          const r = tf.tensor3d(randomArray(2 * 5 * 3, rng), [2, 5, 3]);
+          const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, ta, tb), r));
+          out.push(tf.matMul(a, b, ta, tb).dataSync() as Float32Array);
+          for (const g of tf.grads(f)([a, b])) out.push(g.dataSync() as Float32Array);
+        });
+      }
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const ref = compute();
+    await tf.setBackend('wasm');
+    const got = compute();
+    got.forEach((g, i) => expect(relativeError(g, ref[i]!), `output ${i}`).toBeLessThan(1e-5));
+  });
+
+  it('gather gradients (UnsortedSegmentSum) match the cpu backend, repeated indices included', async () => {
+    const compute = (): Float32Array => {
+      const rng = new Random(12);
+      return tf.tidy(() => {
+        const x = tf.tensor3d(randomArray(6 * 4 * 3, rng), [6, 4, 3]);
+        const idx = tf.tensor1d([5, 0, 0, 3, 5, 5], 'int32');
+        const r = tf.tensor3d(randomArray(6 * 4 * 3, rng), [6, 4, 3]);
+        return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), r)))(x).dataSync() as Float32Array;
+      });
+    };
+    await tf.setBackend('cpu');
+    const ref = compute();
+    await tf.setBackend('wasm');
+    expect(relativeError(compute(), ref)).toBeLessThan(1e-6);
+  });
+
   it('the kernels are registered for wasm only', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')).toBeDefined();
