@@ -20,23 +20,20 @@ export interface AugmentBenchResult {
   readonly standardMs: number;
 }
 
+/** Median ms of `iterations` runs after a warm-up (the median resists other processes' load). */
 function time(fn: () => tf.Tensor | void, iterations: number): number {
-  for (let i = 0; i < WARMUP; i++) {
+  const once = (): number => {
+    const start = performance.now();
     const t = fn();
     if (t) {
       t.dataSync();
       t.dispose();
     }
-  }
-  const start = performance.now();
-  for (let i = 0; i < iterations; i++) {
-    const t = fn();
-    if (t) {
-      t.dataSync();
-      t.dispose();
-    }
-  }
-  return (performance.now() - start) / iterations;
+    return performance.now() - start;
+  };
+  for (let i = 0; i < WARMUP; i++) once();
+  const times = Array.from({ length: iterations }, once).sort((a, b) => a - b);
+  return times[Math.floor(iterations / 2)]!;
 }
 
 function benchDataset(ds: Dataset): AugmentBenchResult {
@@ -60,7 +57,7 @@ async function main(): Promise<void> {
   const backend = await initBackend((process.argv[2] as BackendRequest | undefined) ?? 'wasm');
   const before = tf.memory().numTensors;
   const results = await benchAugment();
-  console.log(`augmentation pipeline, batch ${BATCH}, backend ${backend} (ms per batch, mean of ${ITERATIONS})`);
+  console.log(`augmentation pipeline, batch ${BATCH}, backend ${backend} (ms per batch, median of ${ITERATIONS})`);
   for (const r of results) {
     console.log(
       `  ${r.shape.padEnd(8)} batch (uint8 -> float32) ${r.batchMs.toFixed(2)} ms   ` +

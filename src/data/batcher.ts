@@ -1,5 +1,6 @@
 import { tf } from '../runtime/tf.js';
 import { getRandom, Random } from '../runtime/random.js';
+import { normalizationCoefficients } from './augment.js';
 import { DataError } from './errors.js';
 import type { Dataset } from './types.js';
 
@@ -90,15 +91,16 @@ export class Batcher {
     const format = options.format ?? 'normalized';
     const c = dataset.inputShape[2];
     this.tables = [];
+    const coefficients = normalizationCoefficients(dataset);
     for (let ch = 0; ch < c; ch++) {
       const t = new Float32Array(256);
       if (format === 'raw') {
         for (let v = 0; v < 256; v++) t[v] = v;
       } else {
-        // Same float32 arithmetic as `normalize`: (v - f32(255 mean)) * f32(1 / (255 std)), each step rounded to float32.
-        const m = Math.fround(255 * dataset.mean[ch]!);
-        const s = Math.fround(1 / (255 * dataset.std[ch]!));
-        for (let v = 0; v < 256; v++) t[v] = Math.fround(v - m) * s;
+        // Same float32 arithmetic as `normalize`: f32(f32(v * a) + b).
+        const a = coefficients.scale[ch]!;
+        const b = coefficients.shift[ch]!;
+        for (let v = 0; v < 256; v++) t[v] = Math.fround(v * a) + b;
       }
       this.tables.push(t);
     }

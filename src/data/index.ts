@@ -42,6 +42,7 @@ export {
   adjustSaturation,
   adjustHue,
   normalize,
+  normalizationCoefficients,
   augmentView,
   twoViews,
   standardAugment,
