@@ -8,8 +8,12 @@
  * - The input is never disposed; the returned tensor is new and owned by the caller (dispose it after the step).
  * - All randomness is drawn in JS from the `Random` passed in (per-image parameters, in image order), and the batch ops
  *   are built from those parameters, so the same generator state gives bit-identical output.
- * - Crop, flip and cutout are one `gather` over the flattened batch (an index per output pixel, computed in JS):
+ * - Crop, flip and cutout are one `gatherND` over the flattened batch (an index per output pixel, computed in JS):
  *   exact, and cheap on every backend (no per-image slices, no rank > 4 or strided slices).
+ * - Recipe choices (design section 4): crop padding round(min(H, W) / 8) (4 px at 32 and at 28), fill 128; cutout hole
+ *   round(min(H, W) / 2) (16 at 32x32, 14 at 28x28), centre uniform over the image and clipped at the border (DeVries
+ *   & Taylor), filled with 0 in pixel space before normalisation (black, like Cutout after ToTensor). View 2 uses the
+ *   same crop + flip as view 1.
  */
 import { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
@@ -203,7 +207,7 @@ function geometryIndices(n: number, h: number, w: number, views: Geometry[]): In
   return idx;
 }
 
-/** Apply geometries (one per output view) with one gather; output has views.length * n images. */
+/** Apply geometries (one per output view) with one gatherND; output has views.length * n images. */
 function applyGeometry(images: tf.Tensor4D, views: Geometry[], fill: number, holeFill: number): tf.Tensor4D {
   const [n, h, w, c] = shapeOf(images);
   const idx = geometryIndices(n, h, w, views);
@@ -457,7 +461,7 @@ function geometryFill(recipes: ViewRecipe[]): { fill: number; holeFill: number }
   return { fill: [...fills][0]!, holeFill: [...holes][0]! };
 }
 
-/** One augmented view in pixel scale: crop, flip, cutout (one gather), then colour jitter and grayscale. */
+/** One augmented view in pixel scale: crop, flip, cutout (one gatherND), then colour jitter and grayscale. */
 export function augmentView(images: tf.Tensor4D, rng: Random, recipe: ViewRecipe): tf.Tensor4D {
   const [n, h, w] = shapeOf(images);
   const g = drawGeometry(n, h, w, rng, recipe);

@@ -1,4 +1,9 @@
 // The data module: dataset readers, loadDataset, batching and seeded two-view augmentation (design section 7).
+//
+// Memory holds uint8 NHWC pixels. A Batcher yields float32 NHWC tensors, normalised ((x / 255 - mean) / std) or, with
+// format 'raw', pixel scale [0, 255] for augmenting first; twoViews / standardAugment take the raw batch and return
+// normalised tensors. Every tensor returned here is new and owned by the caller (dispose it); inputs are never
+// disposed. Errors about data are DataError (one line, naming the file and what was expected).
 export { DataError } from './errors.js';
 export type { Dataset, RawImageData, Split } from './types.js';
 export {

@@ -54,7 +54,7 @@ export interface LoadOptions {
   readonly seed?: number;
   /**
    * fashion-mnist: directories to look for the full dataset in, instead of the default
-   * ($CDS_DATA/fashion-mnist, $CDS_DATA, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist).
+   * ($CDS_DATA/fashion-mnist, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist).
    */
   readonly searchDirs?: readonly string[];
 }
@@ -105,7 +105,8 @@ export function fashionSliceDir(): string {
 export function fashionSearchDirs(): string[] {
   const dirs: string[] = [];
   const env = process.env['CDS_DATA'];
-  if (env) dirs.push(resolve(env, 'fashion-mnist'), resolve(env));
+  // Not $CDS_DATA itself: MNIST or KMNIST files there have the same names.
+  if (env) dirs.push(resolve(env, 'fashion-mnist'));
   dirs.push(resolve('data', 'fashion-mnist'), '/usr/share/datasets/fashion-mnist');
   return dirs;
 }
