@@ -27,3 +27,22 @@ export { getMethod, listMethods, resolveMethodOptions, MethodError } from './met
 export type { MethodRecipe, MethodRun, MethodSetup, StepContext, MethodNeeds } from './methods/index.js';
 export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, learningRate } from './train/index.js';
 export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics } from './train/index.js';
+export {
+  benchmarkStep,
+  measureLatency,
+  evaluateModel,
+  loadModel,
+  exportRun,
+  checkModelFitsData,
+} from './train/benchmark.js';
+export type {
+  BenchmarkStepOptions,
+  BenchmarkResult,
+  LatencyOptions,
+  LoadedModel,
+  EvaluateModelOptions,
+  ModelEvaluation,
+  ExportRunOptions,
+  ExportRunResult,
+} from './train/benchmark.js';
+export { makeSynthetic } from './data/index.js';

@@ -1,0 +1,8 @@
+/**
+ * Placeholder for `cds-distill compare` (src/report owns it and will replace this file): registers nothing yet.
+ */
+import type { Command } from 'commander';
+
+export function registerCompare(program: Command): void {
+  void program;
+}

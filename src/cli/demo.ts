@@ -1,0 +1,147 @@
+/**
+ * `cds-distill demo`: the main job on a fresh machine. On the bundled Fashion-MNIST slice, take the CDS-trained
+ * teacher that ships in teachers/, distil a small student with ce, kd and cds-kd on a short budget, and print a
+ * table: top-1, ECE, parameters and latency per image, teacher vs students, and where the exported students are.
+ */
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { loadTrainTest, packageRoot } from '../data/index.js';
+import { loadTeacher } from '../teacher/index.js';
+import { countTrainableParams } from '../student/index.js';
+import { distill, evaluate } from '../train/index.js';
+import type { ClassificationMetrics } from '../train/index.js';
+import { measureLatency } from '../train/benchmark.js';
+import { addRuntimeOptions, CliError, count, examples, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
+import { Progress } from './progress.js';
+
+/** The teacher that ships with the package (see the README for the command that trained it). */
+export const DEMO_TEACHER = 'resnet20-fashion-cds';
+
+interface Row {
+  readonly name: string;
+  readonly method: string;
+  readonly model: string;
+  readonly top1: number;
+  readonly top5: number;
+  readonly ece: number;
+  readonly nll: number;
+  readonly params: number;
+  readonly latencyMs: number;
+  readonly seconds: number;
+  readonly exported?: string;
+}
+
+function row(name: string, method: string, model: string, m: ClassificationMetrics, params: number, latencyMs: number, seconds: number, exported?: string): Row {
+  return { name, method, model, top1: m.top1, top5: m.top5, ece: m.ece, nll: m.nll, params, latencyMs, seconds, ...(exported ? { exported } : {}) };
+}
+
+export function registerDemo(program: Command, exit: (code: number) => void): void {
+  const cmd = new Command('demo')
+    .description('distil a small student from the bundled CDS teacher on the bundled Fashion-MNIST slice with ce, kd and cds-kd, and compare them (a few minutes)')
+    .option('--out <dir>', 'where the runs and exported students go', './cds-distill-demo')
+    .option('--teacher <path>', `teacher (default: the bundled teachers/${DEMO_TEACHER})`)
+    .option('--student <name>', 'zoo model for the students', 'resnet8')
+    .option('--methods <list>', 'comma-separated methods to compare', list, ['ce', 'kd', 'cds-kd'])
+    .option('--limit <n>', 'training images (stratified from the 6000 of the slice)', positiveInt, 2000)
+    .option('--test-limit <n>', 'test images (the slice has 1000)', positiveInt)
+    .option('--epochs <n>', 'epochs per student', positiveInt, 2)
+    .option('--batch-size <n>', 'images per step', positiveInt, 64)
+    .option('--lr <x>', 'initial learning rate (cosine schedule)', positiveNumber, 0.05)
+    .addOption(new Option('--quick', 'tiny budget for smoke tests').hideHelp());
+  addRuntimeOptions(cmd);
+  cmd
+    .addHelpText(
+      'after',
+      examples([
+        'cds-distill demo',
+        'cds-distill demo --out /tmp/demo --methods ce,kd,cds-kd,dkd --epochs 3',
+        'cds-distill demo --json > demo.json',
+      ]),
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      const started = performance.now();
+      const out = new Output(opts);
+      const quick = opts['quick'] === true;
+      const backend = await startBackend(opts['backend'] as string, out);
+      const outDir = resolve(opts['out'] as string);
+      const methods = opts['methods'] as string[];
+      const limit = quick ? Math.min(200, opts['limit'] as number) : (opts['limit'] as number);
+      const testLimit = quick ? 200 : (opts['testLimit'] as number | undefined);
+      const epochs = quick ? 1 : (opts['epochs'] as number);
+      const seed = (opts['seed'] as number | undefined) ?? 0;
+      const teacherPath = (opts['teacher'] as string | undefined) ?? join(packageRoot(), 'teachers', DEMO_TEACHER);
+
+      const { train, test } = await loadTrainTest('fashion-mnist-slice', { limit, testLimit });
+      out.log(`demo on ${backend}: ${train.size} training / ${test.size} test images of the Fashion-MNIST slice; ` +
+        `teacher ${teacherPath}; student ${String(opts['student'])} x ${methods.join(', ')}, ${epochs} epoch(s) each`);
+      const teacher = await loadTeacher(teacherPath, { expectedClasses: train.classNames.length, inputShape: train.inputShape });
+      const rows: Row[] = [];
+      try {
+        const teacherNet = teacher.student?.inferenceModel();
+        if (!teacherNet) throw new CliError(`the demo teacher must be a student bundle or run directory (got ${teacherPath})`);
+        const t0 = performance.now();
+        const tm = evaluate(teacherNet, test);
+        rows.push(row('teacher', String(teacher.student!.meta['method'] ?? 'cds'), teacher.student!.name, tm, countTrainableParams(teacherNet), measureLatency(teacherNet), (performance.now() - t0) / 1000));
+
+        for (const method of methods) {
+          const progress = new Progress(out, { label: method });
+          const runDir = join(outDir, method);
+          const s0 = performance.now();
+          const result = await distill({
+            data: { train, test },
+            teacher,
+            student: opts['student'] as string,
+            method,
+            epochs,
+            batchSize: opts['batchSize'] as number,
+            lr: opts['lr'] as number,
+            schedule: 'cosine',
+            seed,
+            out: runDir,
+            ...(quick ? { maxStepsPerEpoch: 2 } : {}),
+            onStep: progress.onStep,
+            onEpoch: progress.onEpoch,
+          });
+          progress.stop();
+          const seconds = (performance.now() - s0) / 1000;
+          const net = result.student.inferenceModel();
+          const m = result.last!.test;
+          rows.push(row('student', method, result.student.name, m, countTrainableParams(net), measureLatency(net), seconds, join(runDir, 'student', 'model.json')));
+          result.student.dispose();
+        }
+      } finally {
+        teacher.dispose();
+      }
+      const total = (performance.now() - started) / 1000;
+      const json = { backend, trainImages: train.size, testImages: test.size, epochs, outDir, seconds: total, rows };
+      out.result(json, () => {
+        const ce = rows.find((r) => r.method === 'ce' && r.name === 'student');
+        const lines = [
+          '',
+          `Fashion-MNIST slice: ${train.size} training images, ${epochs} epoch(s) per student; ${test.size} test images; backend ${backend}`,
+          table(
+            ['model', 'method', 'top-1', 'vs ce', 'ECE', 'NLL', 'params', 'latency/image', 'train time'],
+            rows.map((r) => [
+              `${r.name === 'teacher' ? 'teacher ' : 'student '}${r.model}`,
+              r.method,
+              pct(r.top1),
+              r.name === 'student' && ce && r !== ce ? `${r.top1 >= ce.top1 ? '+' : ''}${(100 * (r.top1 - ce.top1)).toFixed(2)}` : '-',
+              r.ece.toFixed(4),
+              r.nll.toFixed(3),
+              count(r.params),
+              `${r.latencyMs.toFixed(2)} ms`,
+              r.name === 'teacher' ? '-' : `${r.seconds.toFixed(0)} s`,
+            ]),
+          ),
+          '',
+          'Exported students (tfjs LayersModel, no heads):',
+          ...rows.filter((r) => r.exported).map((r) => `  ${r.method.padEnd(8)} ${r.exported}`),
+          `Runs (config, metrics, checkpoints): ${outDir}`,
+          `Total time: ${total.toFixed(0)} s`,
+        ];
+        return lines.join('\n');
+      });
+      exit(0);
+    });
+  program.addCommand(cmd);
+}

@@ -1,0 +1,233 @@
+/**
+ * What `train` and `distill` share: the run options, --config merging, --dry-run, progress, SIGINT/SIGTERM (finish
+ * the step, write a checkpoint, say how to resume, exit 130) and the result summary.
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { distill, train } from '../train/index.js';
+import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
+import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
+import { listModels } from '../models/index.js';
+import {
+  addConfigOptions,
+  addRuntimeOptions,
+  CliError,
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  fraction,
+  keyValue,
+  list,
+  mergeConfig,
+  nonNegativeInt,
+  Output,
+  pct,
+  positiveInt,
+  positiveNumber,
+  startBackend,
+  UsageError,
+} from './common.js';
+import { Progress } from './progress.js';
+
+/** The options train and distill both take (besides model / teacher / student). */
+export function addRunOptions(cmd: Command, kind: 'train' | 'distill'): Command {
+  const recipe = kind === 'train' ? 'CDS recipe' : 'distillation benchmark recipe';
+  cmd
+    .option('--data <spec>', 'dataset spec: fashion-mnist, fashion-mnist-slice, cifar10:DIR, cifar100:DIR, mnist:DIR, folder:DIR, synthetic[:HxWxC[:CLASSES[:COUNT]]]', 'fashion-mnist')
+    .option('--method <name>', `training method (default: ${kind === 'train' ? 'cds' : 'cds-kd'}; see the list below)`)
+    .option('--method-option <key=value>', "override one of the method's weights or hyperparameters (repeatable)", keyValue)
+    .option('--epochs <n>', `epochs (default: ${kind === 'train' ? 300 : 240}, the ${recipe})`, positiveInt)
+    .option('--batch-size <n>', `images per step (default: ${kind === 'train' ? 128 : 64})`, positiveInt)
+    .option('--lr <x>', `initial learning rate (default: ${kind === 'train' ? '0.1' : '0.05; 0.01 for MobileNetV2/ShuffleNets'})`, positiveNumber)
+    .option('--momentum <x>', 'SGD momentum (default: 0.9)', (v) => {
+      const n = Number(v);
+      if (v.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
+      return n;
+    })
+    .option('--weight-decay <x>', 'L2 weight decay (default: 5e-4)', (v) => {
+      const n = Number(v);
+      if (v.trim() === '' || !(n >= 0)) throw new InvalidArgumentError('expected a number >= 0.');
+      return n;
+    })
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule (default: multistep)').choices(['multistep', 'cosine', 'constant']))
+    .option('--milestones <list>', "multistep epochs where the lr drops 10x (default: the recipe's, scaled to --epochs)", (v) =>
+      list(v).map((s) => positiveInt(s)),
+    )
+    .option('--warmup-epochs <n>', 'linear learning-rate warm-up epochs (default: 0)', nonNegativeInt)
+    .option('--out <dir>', 'run directory: config.json, metrics.jsonl, checkpoint/, best/, student/ (default: runs/<model>-<method>-<time>)')
+    .option('--resume', 'continue from <out>/checkpoint')
+    .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
+    .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
+    .option('--labeled-fraction <x>', 'semi-supervised: keep labels for this fraction of the training images (default: 1)', fraction)
+    .option('--max-steps <n>', 'at most this many steps per epoch (smoke tests; default: a full pass)', positiveInt)
+    .option('--eval-batch-size <n>', 'batch size for evaluation (default: 256)', positiveInt);
+  addConfigOptions(cmd);
+  addRuntimeOptions(cmd);
+  return cmd;
+}
+
+/** The method list for help texts. */
+export function methodHelp(filter?: (needsTeacher: boolean) => boolean): string {
+  const lines = ['\nMethods:'];
+  for (const r of listMethods()) {
+    if (filter && !filter(r.needs.teacher)) continue;
+    lines.push(`  ${r.name.padEnd(11)} ${r.summary}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The zoo list for help texts. */
+export function modelHelp(): string {
+  return `\nModels: ${listModels().join(', ')}\n`;
+}
+
+function stamp(): string {
+  const d = new Date();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+type Opts = Record<string, unknown>;
+
+function str(o: Opts, k: string): string | undefined {
+  return typeof o[k] === 'string' ? (o[k] as string) : undefined;
+}
+function num(o: Opts, k: string): number | undefined {
+  return typeof o[k] === 'number' ? (o[k] as number) : undefined;
+}
+
+/** Options for the library call, from the merged command options (undefined = the recipe's default). */
+function libraryOptions(o: Opts): Omit<TrainOptions, 'model'> {
+  return {
+    data: str(o, 'data') ?? 'fashion-mnist',
+    method: str(o, 'method'),
+    methodOptions: o['methodOption'] as Record<string, unknown> | undefined,
+    epochs: num(o, 'epochs'),
+    batchSize: num(o, 'batchSize'),
+    lr: num(o, 'lr'),
+    momentum: num(o, 'momentum'),
+    weightDecay: num(o, 'weightDecay'),
+    schedule: str(o, 'schedule') as TrainOptions['schedule'],
+    milestones: o['milestones'] as number[] | undefined,
+    warmupEpochs: num(o, 'warmupEpochs'),
+    seed: num(o, 'seed'),
+    out: str(o, 'out'),
+    resume: o['resume'] === true,
+    limit: num(o, 'limit'),
+    testLimit: num(o, 'testLimit'),
+    labeledFraction: num(o, 'labeledFraction'),
+    maxStepsPerEpoch: num(o, 'maxSteps'),
+    evalBatchSize: num(o, 'evalBatchSize'),
+  };
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The command line that continues an interrupted run. */
+function resumeCommand(out: string): string {
+  const args = process.argv.slice(2).filter((a) => a !== '--resume');
+  const quoted = args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
+  const hasOut = args.some((a) => a === '--out' || a.startsWith('--out='));
+  return ['cds-distill', ...quoted, ...(hasOut ? [] : ['--out', out]), '--resume'].join(' ');
+}
+
+export async function runTraining(kind: 'train' | 'distill', cmd: Command): Promise<number> {
+  const o = await mergeConfig(cmd, cmd.opts());
+  const out = new Output({ json: o['json'] === true, verbose: o['verbose'] === true });
+  const missing = (kind === 'train' ? ['model'] : ['teacher', 'student']).filter((k) => str(o, k) === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(
+      `required option ${missing.map((k) => `--${k}`).join(', ')} not specified (give it as a flag or in --config); ` +
+        `see cds-distill ${kind} --help`,
+    );
+  }
+  const modelName = (kind === 'train' ? str(o, 'model') : str(o, 'student'))!;
+  const base = libraryOptions(o);
+  const methodName = base.method ?? (kind === 'train' ? 'cds' : 'cds-kd');
+  if (base.resume && base.out === undefined) throw new CliError('--resume needs --out DIR: the run directory to continue');
+  const runDir = base.out ?? join('runs', `${modelName}-${methodName}-${stamp()}`);
+  const recipe = getMethod(methodName);
+  const methodOptions = resolveMethodOptions(recipe, base.methodOptions ?? {});
+  if (kind === 'train' && needsOf(recipe, methodOptions).teacher) {
+    throw new CliError(`method ${recipe.name} distils from a teacher: use cds-distill distill --teacher PATH --student ${modelName} --method ${recipe.name}`);
+  }
+
+  if (o['dryRun'] === true) {
+    const resolved = {
+      command: kind,
+      ...(kind === 'train' ? { model: modelName } : { teacher: str(o, 'teacher'), student: modelName }),
+      ...defined({ ...base, method: recipe.name, out: runDir, methodOptions: undefined }),
+      method: recipe.name,
+      methodSummary: recipe.summary,
+      methodOptions,
+      needs: needsOf(recipe, methodOptions),
+      backend: str(o, 'backend') ?? 'auto',
+      recipeDefaults: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions'),
+    };
+    out.result(resolved, () => JSON.stringify(resolved, null, 2));
+    return EXIT_OK;
+  }
+
+  await startBackend(str(o, 'backend'), out);
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      out.log(`${sig} again: quitting without a checkpoint`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    out.log(`\n${sig}: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = new Progress(out);
+  out.log(`${kind}: ${kind === 'train' ? modelName : `${str(o, 'teacher')} -> ${modelName}`} with ${recipe.name} on ${base.data}; run directory ${runDir}`);
+  let result: RunResult;
+  try {
+    const common = { ...base, method: recipe.name, out: runDir, onStep: progress.onStep, onEpoch: progress.onEpoch, signal: controller.signal };
+    if (kind === 'train') {
+      result = await train({ ...common, model: modelName });
+    } else {
+      const teacherStages = o['teacherStages'] as string[] | undefined;
+      const options: DistillOptions = { ...common, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}) };
+      result = await distill(options);
+    }
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  result.student.dispose();
+
+  const summary = {
+    runDir,
+    interrupted: result.interrupted,
+    best: result.best,
+    last: result.last ?? null,
+    student: result.interrupted ? null : join(runDir, 'student'),
+    config: result.config,
+  };
+  if (result.interrupted || controller.signal.aborted) {
+    if (result.interrupted) {
+      out.log(`interrupted: checkpoint written to ${join(runDir, 'checkpoint')}`);
+      out.log(`resume with: ${resumeCommand(runDir)}`);
+      if (out.json) out.result(summary, () => '');
+      return EXIT_INTERRUPTED;
+    }
+  }
+  out.result(summary, () => {
+    const lines = [`run directory: ${runDir}`];
+    if (result.last) {
+      const t = result.last.test;
+      lines.push(`last epoch ${result.last.epoch}: top1 ${pct(t.top1)} top5 ${pct(t.top5)} ece ${t.ece.toFixed(4)} nll ${t.nll.toFixed(4)}`);
+    }
+    if (result.best) lines.push(`best: top1 ${pct(result.best.top1)} at epoch ${result.best.epoch} (${join(runDir, 'best')})`);
+    lines.push(`exported student (no heads): ${join(runDir, 'student', 'model.json')}`);
+    return lines.join('\n');
+  });
+  return EXIT_OK;
+}
