@@ -86,11 +86,20 @@ export function defaultHoleSize(h: number, w: number): number {
   return Math.max(1, Math.round(Math.min(h, w) / 2));
 }
 
+/**
+ * The crop's padding value: 128 on colour images (the CDS recipe's CIFAR value), 0 on one-channel images. MNIST-family
+ * images have black backgrounds: a grey border made the training batches' BN statistics differ so much from the clean
+ * test images that a resnet8 scored 23% in inference mode against 56% with batch statistics (fill 0: on par).
+ */
+export function defaultCropFill(inputShape: readonly number[]): number {
+  return inputShape[2] === 1 ? 0 : 128;
+}
+
 /** CDS view 1 (design section 4): random crop with padding (fill 128), horizontal flip, cutout of one hole. */
 export function view1Recipe(inputShape: readonly number[]): ViewRecipe {
   const [h, w] = inputShape as [number, number];
   return {
-    crop: { padding: defaultPadding(h, w), fill: 128 },
+    crop: { padding: defaultPadding(h, w), fill: defaultCropFill(inputShape) },
     flip: { p: 0.5 },
     cutout: { holes: 1, size: defaultHoleSize(h, w), fill: 0 },
   };
@@ -103,7 +112,7 @@ export function view1Recipe(inputShape: readonly number[]): ViewRecipe {
 export function view2Recipe(inputShape: readonly number[]): ViewRecipe {
   const [h, w] = inputShape as [number, number];
   return {
-    crop: { padding: defaultPadding(h, w), fill: 128 },
+    crop: { padding: defaultPadding(h, w), fill: defaultCropFill(inputShape) },
     flip: { p: 0.5 },
     colorJitter: { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, p: 0.8 },
     grayscale: { p: 0.2 },
@@ -113,7 +122,7 @@ export function view2Recipe(inputShape: readonly number[]): ViewRecipe {
 /** The single view of the non-contrastive methods: random crop with padding (fill 128) + flip. */
 export function standardRecipe(inputShape: readonly number[]): ViewRecipe {
   const [h, w] = inputShape as [number, number];
-  return { crop: { padding: defaultPadding(h, w), fill: 128 }, flip: { p: 0.5 } };
+  return { crop: { padding: defaultPadding(h, w), fill: defaultCropFill(inputShape) }, flip: { p: 0.5 } };
 }
 
 function shapeOf(images: tf.Tensor): [number, number, number, number] {

@@ -56,6 +56,7 @@ export {
   standardRecipe,
   defaultPadding,
   defaultHoleSize,
+  defaultCropFill,
 } from './augment.js';
 export type {
   CropOptions,

@@ -251,7 +251,15 @@ describe('twoViews and standardAugment', () => {
       const size = (view1Recipe(ds.inputShape).cutout || { size: 0 }).size;
       expect(size).toBe(c === 3 ? 16 : 14);
       const flat = tf.fill([16, h, w, c], 200) as tf.Tensor4D;
-      const fv = twoViews(flat, new Random(7), { mean: new Array(c).fill(0), std: new Array(c).fill(1 / 255) });
+      // One-channel images pad with black by default (defaultCropFill); use grey padding here so black means "hole".
+      const grey = (r: ReturnType<typeof view1Recipe>) => ({ ...r, crop: { ...r.crop!, fill: 128 } });
+      expect(view1Recipe(ds.inputShape).crop!.fill).toBe(c === 1 ? 0 : 128);
+      const fv = twoViews(flat, new Random(7), {
+        mean: new Array(c).fill(0),
+        std: new Array(c).fill(1 / 255),
+        view1: grey(view1Recipe(ds.inputShape)),
+        view2: grey(view2Recipe(ds.inputShape)),
+      });
       const fd = fv.dataSync();
       let fullHoles = 0;
       for (let i = 0; i < 32; i++) {
