@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: training-step throughput of a CIFAR ResNet on wasm and on the pure-JS cpu backend, side by side in
- * one run, each backend in its own process. A benchmark, never a timed test.
- *   npm run bench -- --model resnet20 --batch 64 --steps 5 --cpu-steps 2
+ * one run, each backend in its own process, then the augmentation pipeline's cost. A benchmark, never a timed test.
+ * The cpu step of resnet20 at batch 64 takes minutes here, so it runs one step without warm-up by default.
+ *   npm run bench -- --model resnet20 --batch 64 --steps 5 --cpu-steps 1
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +12,25 @@ import type { StepTiming } from './train-step.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function runStep(backend: string, model: string, batch: number, steps: number): StepTiming {
+function runScript(script: string, args: string[]): string {
+  const out = execFileSync(process.execPath, [join(here, script), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.trim().split('\n').pop()!;
+}
+
+function runStep(backend: string, model: string, batch: number, steps: number, warmup: number): StepTiming {
   const out = execFileSync(
     process.execPath,
-    [join(here, 'train-step.js'), '--backend', backend, '--model', model, '--batch', String(batch), '--steps', String(steps)],
+    [
+      join(here, 'train-step.js'),
+      '--backend', backend,
+      '--model', model,
+      '--batch', String(batch),
+      '--steps', String(steps),
+      '--warmup', String(warmup),
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return JSON.parse(out.trim().split('\n').pop()!) as StepTiming;
@@ -26,20 +42,31 @@ function main(): void {
       model: { type: 'string', default: 'resnet20' },
       batch: { type: 'string', default: '64' },
       steps: { type: 'string', default: '5' },
-      'cpu-steps': { type: 'string', default: '2' },
+      'cpu-steps': { type: 'string', default: '1' },
+      'skip-cpu': { type: 'boolean', default: false },
     },
   });
   const model = values.model!;
   const batch = Number(values.batch);
   console.log(`training step: ${model}, 32x32x3, batch ${batch}, softmax cross-entropy, SGD momentum (median after 1 warm-up step)`);
-  const wasm = runStep('wasm', model, batch, Number(values.steps));
-  const cpu = runStep('cpu', model, batch, Number(values['cpu-steps']));
+  const wasm = runStep('wasm', model, batch, Number(values.steps), 1);
+  const cpu = values['skip-cpu'] ? undefined : runStep('cpu', model, batch, Number(values['cpu-steps']), 0);
   const rows = [
     ['backend', 'ms/step', 'img/s', 'steps'],
-    ...[wasm, cpu].map((t) => [t.backend, t.msPerStep.toFixed(0), t.imgPerS.toFixed(1), String(t.steps)]),
+    ...[wasm, ...(cpu ? [cpu] : [])].map((t) => [t.backend, t.msPerStep.toFixed(0), t.imgPerS.toFixed(1), String(t.steps)]),
   ];
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(8) : c.padStart(10))).join(' '));
-  console.log(`wasm / cpu speed-up: ${(cpu.msPerStep / wasm.msPerStep).toFixed(1)}x`);
+  if (cpu) console.log(`wasm / cpu speed-up: ${(cpu.msPerStep / wasm.msPerStep).toFixed(1)}x`);
+
+  const augment = JSON.parse(runScript('augment.js', ['wasm'])) as {
+    results: { shape: string; twoViewsMs: number; standardMs: number }[];
+  };
+  for (const r of augment.results) {
+    console.log(
+      `augmentation ${r.shape}: twoViews ${r.twoViewsMs.toFixed(1)} ms, standard ${r.standardMs.toFixed(1)} ms per batch of 64` +
+        ` (${((100 * r.twoViewsMs) / wasm.msPerStep).toFixed(1)}% of the ${model} wasm step)`,
+    );
+  }
 }
 
 main();

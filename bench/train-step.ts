@@ -31,6 +31,8 @@ export async function measureTrainStep(opts: {
   steps: number;
   inputShape?: [number, number, number];
   numClasses?: number;
+  /** Untimed steps first (kernel set-up, first allocations). Default 1. */
+  warmup?: number;
 }): Promise<StepTiming> {
   const backend = await initBackend(opts.backend);
   const inputShape = opts.inputShape ?? [32, 32, 3];
@@ -50,7 +52,7 @@ export async function measureTrainStep(opts: {
     loss!.dispose();
     return performance.now() - t0;
   };
-  step(); // warm-up: kernel set-up and first allocations are not counted
+  for (let i = 0; i < (opts.warmup ?? 1); i++) step();
   const stepMs: number[] = [];
   for (let i = 0; i < opts.steps; i++) stepMs.push(step());
   const ms = median(stepMs);
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'resnet20' },
       batch: { type: 'string', default: '64' },
       steps: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
     },
   });
   const timing = await measureTrainStep({
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
     model: values.model!,
     batch: Number(values.batch),
     steps: Number(values.steps),
+    warmup: Number(values.warmup),
   });
   process.stdout.write(JSON.stringify(timing) + '\n');
 }
