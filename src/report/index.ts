@@ -1,0 +1,12 @@
+// The compare matrix: runs of several methods x seeds, their aggregation, tables and plots (design section 2).
+export { compare, planCompare, collectCompare, resolveSetup, writeReport, DEFAULT_METHODS } from './compare.js';
+export type { CompareOptions, CompareRunOptions, PlanOptions, PlanLine, CollectOptions, CompareEvent, RunRef } from './compare.js';
+export { CompareError, planRuns, runName, runStatus, summarizeRun, readRunMetrics, countModelParams } from './runs.js';
+export type { CompareSetup, RunSpec, RunDistillOptions, RunSummary, EpochFigures, RunStatus } from './runs.js';
+export { buildReport, markdownTable, markdownReport, csvTable, COLUMNS } from './table.js';
+export type { CompareReport, MethodRow, CurvePoint, MissingRun, ReportFiles, ColumnKey, ColumnDef } from './table.js';
+export { evaluateTeacher } from './teacher.js';
+export type { TeacherFigures, EvaluateTeacherOptions } from './teacher.js';
+export { curvesSpec, barsSpec, renderSvg } from './plots.js';
+export { stat, mean, sampleStd } from './stats.js';
+export type { Stat } from './stats.js';

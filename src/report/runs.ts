@@ -1,0 +1,312 @@
+/**
+ * The runs of a comparison: one `distill` run per method x seed, each in its own run directory. This module plans them
+ * (options, argv), reads what a run directory holds (finished, interrupted, absent) and summarises a finished run from
+ * its own files, so the report can be built by the process that trained them or by another one later (`--collect`).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
+
+/** A user error in the comparison's options or directories (the CLI prints it as one line). */
+export class CompareError extends Error {
+  override name = 'CompareError';
+}
+
+/** What `distill` receives for one run: plain JSON (a plan line's `config`, usable as `distill(config)`). */
+export interface RunDistillOptions {
+  readonly teacher: string;
+  readonly student: string;
+  readonly method: string;
+  readonly data: string;
+  readonly epochs: number;
+  readonly seed: number;
+  readonly out: string;
+  readonly resume: true;
+  readonly batchSize?: number;
+  readonly lr?: number;
+  readonly limit?: number;
+  readonly testLimit?: number;
+  readonly maxStepsPerEpoch?: number;
+  readonly methodOptions?: Readonly<Record<string, unknown>>;
+}
+
+/** One run of the comparison. */
+export interface RunSpec {
+  /** `<method>-seed<k>`: the run directory's name under `<out>/runs/`. */
+  readonly name: string;
+  readonly method: string;
+  readonly seed: number;
+  readonly runDir: string;
+  readonly options: RunDistillOptions;
+  /** The arguments of the `cds-distill` CLI that perform this run (starting with `distill`). */
+  readonly argv: readonly string[];
+}
+
+/** The settings shared by every run of a comparison (what `compare.json` holds). */
+export interface CompareSetup {
+  readonly teacher: string;
+  readonly student: string;
+  readonly data: string;
+  readonly methods: readonly string[];
+  readonly seeds: readonly number[];
+  readonly epochs: number;
+  readonly batchSize?: number;
+  readonly lr?: number;
+  readonly limit?: number;
+  readonly testLimit?: number;
+  readonly maxStepsPerEpoch?: number;
+  /** Per method: the method options given for it (after scoping `method.key=value` and unscoped keys). */
+  readonly methodOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly backend?: string;
+}
+
+/** A run directory's name. */
+export function runName(method: string, seed: number): string {
+  return `${method}-seed${seed}`;
+}
+
+export function runsDir(out: string): string {
+  return join(out, 'runs');
+}
+
+function pushOpt(argv: string[], flag: string, v: number | string | undefined): void {
+  if (v !== undefined) argv.push(flag, String(v));
+}
+
+/** The runs of a setup, methods outer, seeds inner; run directories under `<out>/runs/`. */
+export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
+  const specs: RunSpec[] = [];
+  for (const method of setup.methods) {
+    const methodOptions = setup.methodOptions?.[method];
+    for (const seed of setup.seeds) {
+      const name = runName(method, seed);
+      const runDir = join(runsDir(out), name);
+      const options: RunDistillOptions = {
+        teacher: setup.teacher,
+        student: setup.student,
+        method,
+        data: setup.data,
+        epochs: setup.epochs,
+        seed,
+        out: runDir,
+        resume: true,
+        ...(setup.batchSize !== undefined ? { batchSize: setup.batchSize } : {}),
+        ...(setup.lr !== undefined ? { lr: setup.lr } : {}),
+        ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
+        ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
+        ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
+        ...(methodOptions && Object.keys(methodOptions).length > 0 ? { methodOptions } : {}),
+      };
+      const argv = ['distill', '--teacher', setup.teacher, '--student', setup.student, '--method', method, '--data', setup.data];
+      pushOpt(argv, '--epochs', setup.epochs);
+      pushOpt(argv, '--batch-size', setup.batchSize);
+      pushOpt(argv, '--lr', setup.lr);
+      pushOpt(argv, '--seed', seed);
+      pushOpt(argv, '--limit', setup.limit);
+      pushOpt(argv, '--test-limit', setup.testLimit);
+      pushOpt(argv, '--max-steps', setup.maxStepsPerEpoch);
+      for (const [k, v] of Object.entries(methodOptions ?? {})) argv.push('--method-option', `${k}=${String(v)}`);
+      pushOpt(argv, '--backend', setup.backend);
+      argv.push('--out', runDir, '--resume', '--json');
+      specs.push({ name, method, seed, runDir, options, argv });
+    }
+  }
+  return specs;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reading run directories
+
+/** config.json of a run directory, as far as the report needs it. */
+export interface RunDirConfig {
+  readonly kind?: string;
+  readonly model: string;
+  readonly teacher?: string;
+  readonly method: string;
+  readonly methodOptions?: Record<string, unknown>;
+  readonly data: string;
+  readonly epochs: number;
+  readonly batchSize?: number;
+  readonly lr?: number;
+  readonly limit?: number;
+  readonly testLimit?: number;
+  readonly maxStepsPerEpoch?: number;
+  readonly seed: number;
+  readonly backend?: string;
+}
+
+export async function readRunConfig(runDir: string): Promise<RunDirConfig | undefined> {
+  const file = join(runDir, 'config.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as RunDirConfig;
+  } catch (err) {
+    throw new CompareError(`${file} is not valid JSON (${(err as Error).message}); delete the run directory to redo the run`);
+  }
+}
+
+/** The epochs logged in metrics.jsonl (a torn last line, from a process killed mid-write, is ignored). */
+export async function readRunMetrics(runDir: string): Promise<EpochMetrics[]> {
+  const file = join(runDir, 'metrics.jsonl');
+  if (!existsSync(file)) return [];
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  const out: EpochMetrics[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    try {
+      out.push(JSON.parse(lines[i]!) as EpochMetrics);
+    } catch (err) {
+      if (i === lines.length - 1) break;
+      throw new CompareError(`${file}: line ${i + 1} is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  return out;
+}
+
+export type RunStatus = 'finished' | 'partial' | 'absent';
+
+/** Finished: metrics.jsonl logs every epoch 1..epochs and the exported student/ exists. */
+export function isFinished(metrics: readonly EpochMetrics[], epochs: number, runDir: string): boolean {
+  const seen = new Set(metrics.map((m) => m.epoch));
+  for (let e = 1; e <= epochs; e++) if (!seen.has(e)) return false;
+  return existsSync(join(runDir, 'student', 'model.json'));
+}
+
+export async function runStatus(runDir: string, epochs: number): Promise<RunStatus> {
+  if (!existsSync(runDir)) return 'absent';
+  const metrics = await readRunMetrics(runDir);
+  if (isFinished(metrics, epochs, runDir)) return 'finished';
+  return existsSync(join(runDir, 'config.json')) ? 'partial' : 'absent';
+}
+
+function sameNumber(a: number | undefined, b: number | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a)));
+}
+
+/**
+ * Differences between what a run directory was started with and what this comparison asks for (only the settings
+ * the comparison fixes; defaults the run resolved itself are not compared). Empty when they agree.
+ */
+export function configDifferences(spec: RunSpec, config: RunDirConfig): string[] {
+  const o = spec.options;
+  const diffs: string[] = [];
+  const check = (what: string, have: unknown, want: unknown): void => {
+    const same = typeof want === 'number' || typeof have === 'number' ? sameNumber(have as number, want as number) : have === want;
+    if (!same) diffs.push(`${what} ${JSON.stringify(have)} (asked: ${JSON.stringify(want)})`);
+  };
+  check('method', config.method, o.method);
+  check('student', config.model, o.student);
+  check('data', config.data, o.data);
+  check('seed', config.seed, o.seed);
+  check('epochs', config.epochs, o.epochs);
+  if (config.teacher !== undefined) check('teacher', resolve(config.teacher), resolve(o.teacher));
+  if (o.batchSize !== undefined) check('batch size', config.batchSize, o.batchSize);
+  if (o.lr !== undefined) check('lr', config.lr, o.lr);
+  check('limit', config.limit, o.limit);
+  check('test limit', config.testLimit, o.testLimit);
+  check('max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch);
+  for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
+    const have = config.methodOptions?.[k];
+    const want = typeof have === 'number' && typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v;
+    check(`method option ${k}`, have, want);
+  }
+  return diffs;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Parameter counts from model.json (no tfjs needed)
+
+interface ManifestWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Trainable parameters of a saved LayersModel, from its weights manifest: every weight but BN moving statistics
+ * (PyTorch's count). `exclude` drops weights by name (e.g. a bundle's heads).
+ */
+export async function countModelParams(modelJson: string, exclude?: (name: string) => boolean): Promise<number | undefined> {
+  if (!existsSync(modelJson)) return undefined;
+  const json = JSON.parse(await readFile(modelJson, 'utf8')) as { weightsManifest?: { weights: ManifestWeight[] }[] };
+  let total = 0;
+  for (const group of json.weightsManifest ?? []) {
+    for (const w of group.weights) {
+      if (/moving_(mean|variance)$/.test(w.name)) continue;
+      if (exclude?.(w.name)) continue;
+      total += w.shape.reduce((a, d) => a * d, 1);
+    }
+  }
+  return total;
+}
+
+/** A finished run, as the report uses it. */
+export interface RunSummary {
+  readonly name: string;
+  readonly method: string;
+  readonly seed: number;
+  readonly runDir: string;
+  readonly epochs: number;
+  /** The epoch with the best test top-1 (the first one, as `best/` keeps it) and its figures. */
+  readonly best: EpochFigures;
+  /** The last epoch's figures. */
+  readonly last: EpochFigures;
+  /** Mean training seconds per epoch (the loop's own timing, evaluation excluded). */
+  readonly secondsPerEpoch: number;
+  /** Mean training throughput over the epochs. */
+  readonly imgPerSec: number;
+  /** Trainable parameters of the exported student (what ships). */
+  readonly params: number | undefined;
+  /** Trainable parameters while training: student with heads + the method's extra parts (regressors, embeddings). */
+  readonly trainParams: number | undefined;
+  /** Test top-1 per epoch (index 0 = epoch 1). */
+  readonly curve: readonly number[];
+}
+
+export interface EpochFigures extends Pick<ClassificationMetrics, 'top1' | 'top5' | 'ece' | 'nll'> {
+  readonly epoch: number;
+}
+
+function figures(m: EpochMetrics): EpochFigures {
+  return { epoch: m.epoch, top1: m.test.top1, top5: m.test.top5, ece: m.test.ece, nll: m.test.nll };
+}
+
+async function trainParamsOf(runDir: string): Promise<number | undefined> {
+  const student = await countModelParams(join(runDir, 'checkpoint', 'student', 'model.json'));
+  if (student === undefined) return undefined;
+  const partsDir = join(runDir, 'checkpoint', 'parts');
+  let parts = 0;
+  if (existsSync(partsDir)) {
+    for (const entry of await readdir(partsDir)) parts += (await countModelParams(join(partsDir, entry, 'model.json'))) ?? 0;
+  }
+  return student + parts;
+}
+
+/** Summarise a finished run from its metrics (the first `epochs` epochs) and model files. */
+export async function summarizeRun(
+  run: { name: string; method: string; seed: number; runDir: string },
+  epochs: number,
+  metrics?: readonly EpochMetrics[],
+): Promise<RunSummary> {
+  const all = metrics ?? (await readRunMetrics(run.runDir));
+  const byEpoch = new Map(all.map((m) => [m.epoch, m]));
+  const list: EpochMetrics[] = [];
+  for (let e = 1; e <= epochs; e++) {
+    const m = byEpoch.get(e);
+    if (!m) throw new CompareError(`${join(run.runDir, 'metrics.jsonl')} has no line for epoch ${e}`);
+    list.push(m);
+  }
+  let best = list[0]!;
+  for (const m of list) if (m.test.top1 > best.test.top1) best = m;
+  const last = list[list.length - 1]!;
+  return {
+    ...run,
+    epochs,
+    best: figures(best),
+    last: figures(last),
+    secondsPerEpoch: list.reduce((s, m) => s + m.seconds, 0) / list.length,
+    imgPerSec: list.reduce((s, m) => s + m.imgPerSec, 0) / list.length,
+    params: await countModelParams(join(run.runDir, 'student', 'model.json')),
+    trainParams: await trainParamsOf(run.runDir),
+    curve: list.map((m) => m.test.top1),
+  };
+}

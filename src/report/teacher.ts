@@ -1,0 +1,90 @@
+/**
+ * The teacher's own figures for the top of the report: evaluated on exactly the test split the students are evaluated
+ * on (same spec, same test limit, the training split's normalisation), with the students' metrics code.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { tf } from '../runtime/tf.js';
+import { Batcher, disposeBatch, loadTrainTest } from '../data/index.js';
+import { loadTeacher } from '../teacher/index.js';
+import { resolveTeacherPath } from '../teacher/teacher.js';
+import { MetricsAccumulator } from '../train/index.js';
+import { countModelParams } from './runs.js';
+
+export interface TeacherFigures {
+  /** The teacher path as given. */
+  readonly source: string;
+  readonly top1: number;
+  readonly top5: number;
+  readonly ece: number;
+  readonly nll: number;
+  /** Test images evaluated. */
+  readonly count: number;
+  /** Trainable parameters of the teacher's backbone + classifier (heads excluded); undefined if unknown. */
+  readonly params: number | undefined;
+}
+
+export interface EvaluateTeacherOptions {
+  readonly testLimit?: number;
+  /** Default 256. */
+  readonly batchSize?: number;
+}
+
+async function teacherModelFile(path: string): Promise<{ file: string; bundle: boolean }> {
+  const where = await resolveTeacherPath(path);
+  return where.bundleDir !== undefined
+    ? { file: join(where.bundleDir, 'model.json'), bundle: true }
+    : { file: where.modelFile!, bundle: false };
+}
+
+/** Evaluate a teacher (path to a bundle, run directory or model.json) on the test split of `data`. */
+export async function evaluateTeacher(teacherPath: string, data: string, options: EvaluateTeacherOptions = {}): Promise<TeacherFigures> {
+  const { test } = await loadTrainTest(data, { testLimit: options.testLimit });
+  const teacher = await loadTeacher(teacherPath, { expectedClasses: test.classNames.length, inputShape: test.inputShape });
+  const acc = new MetricsAccumulator(15);
+  try {
+    const batcher = new Batcher(test, { batchSize: options.batchSize ?? 256, shuffle: false, format: 'normalized' });
+    for (const batch of batcher.epochBatches()) {
+      const out = teacher.forward(batch.images);
+      const logits = (await out.logits.data()) as Float32Array;
+      tf.dispose([...out.features, out.pooled, out.logits, ...(out.projections ?? [])]);
+      const labels = (await batch.labels.data()) as Int32Array;
+      acc.add(logits, labels, teacher.numClasses);
+      disposeBatch(batch);
+    }
+  } finally {
+    teacher.dispose();
+  }
+  const m = acc.result();
+  const model = await teacherModelFile(teacherPath);
+  // A bundle's heads (layers named cds_*) exist only for training.
+  const params = await countModelParams(model.file, model.bundle ? (name) => name.startsWith('cds_') : undefined);
+  return { source: teacherPath, top1: m.top1, top5: m.top5, ece: m.ece, nll: m.nll, count: m.count, params };
+}
+
+interface CachedTeacher {
+  readonly key: { teacher: string; data: string; testLimit: number | null; mtimeMs: number };
+  readonly figures: TeacherFigures;
+}
+
+/**
+ * `evaluateTeacher`, cached in `<out>/teacher.json` (keyed on the teacher's model file and its modification time, the
+ * data spec and the test limit), so re-running a comparison does not evaluate the teacher again.
+ */
+export async function teacherFiguresCached(out: string, teacherPath: string, data: string, testLimit: number | undefined): Promise<TeacherFigures> {
+  const model = await teacherModelFile(teacherPath);
+  const key = { teacher: resolve(model.file), data, testLimit: testLimit ?? null, mtimeMs: (await stat(model.file)).mtimeMs };
+  const file = join(out, 'teacher.json');
+  if (existsSync(file)) {
+    try {
+      const cached = JSON.parse(await readFile(file, 'utf8')) as CachedTeacher;
+      if (JSON.stringify(cached.key) === JSON.stringify(key)) return { ...cached.figures, source: teacherPath };
+    } catch {
+      // a torn or foreign file: evaluate again
+    }
+  }
+  const figures = await evaluateTeacher(teacherPath, data, { testLimit });
+  await writeFile(file, JSON.stringify({ key, figures } satisfies CachedTeacher, null, 2) + '\n');
+  return figures;
+}
