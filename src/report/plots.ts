@@ -40,8 +40,19 @@ export function curvesSpec(report: CompareReport): TopLevelSpec {
     hi: 100 * (p.top1.mean + p.top1.std),
     seeds: p.top1.n,
   }));
-  const color = { field: 'method', type: 'nominal', title: 'method', sort: methods, scale: colorScale(methods.length) };
-  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } };
+  const color = {
+    field: 'method',
+    type: 'nominal',
+    title: 'method',
+    sort: methods,
+    scale: colorScale(methods.length),
+    // The band layer and the line layer share one legend; draw its symbols as solid strokes.
+    legend: { symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 3, symbolSize: 200 },
+  };
+  const epochs = [...new Set(report.curves.map((p) => p.epoch))].sort((a, b) => a - b);
+  // Whole epochs only: every epoch as a tick when there are few, else integer ticks chosen by vega.
+  const axis = epochs.length <= 20 ? { values: epochs, format: 'd' } : { tickMinStep: 1, format: 'd' };
+  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis, scale: { nice: false } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: 'Test top-1 per epoch', subtitle: 'mean over seeds, band: ± one standard deviation' },
@@ -56,7 +67,7 @@ export function curvesSpec(report: CompareReport): TopLevelSpec {
           x,
           y: { field: 'lo', type: 'quantitative', title: 'test top-1 (%)', scale: { zero: false } },
           y2: { field: 'hi' },
-          color: { ...color, legend: null },
+          color,
         },
       },
       {
@@ -107,6 +118,9 @@ export function barsSpec(report: CompareReport): TopLevelSpec {
         mark: { type: 'rule', color: 'black', strokeWidth: 1.5 },
         encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } },
       },
+      // Caps at both ends (visible even when the seeds agree and the bar has no spread).
+      { mark: { type: 'tick', color: 'black', thickness: 1.5, size: 14 }, encoding: { x, y: { field: 'lo', type: 'quantitative' } } },
+      { mark: { type: 'tick', color: 'black', thickness: 1.5, size: 14 }, encoding: { x, y: { field: 'hi', type: 'quantitative' } } },
       ...teacherLayers(report, width),
     ],
   } as TopLevelSpec;

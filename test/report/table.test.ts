@@ -116,7 +116,7 @@ describe('report table', () => {
 
     const bars = await renderSvg(barsSpec(report));
     assertWellFormedSvg(bars);
-    expect(markGroups(bars, 'rect').map((g) => countElements(g, 'path'))).toEqual([2]);
+    expect(markGroups(bars, 'rect').map((g) => countElements(g, 'path'))).toEqual([2, 2, 2]); // bars, lower and upper caps
     expect(markGroups(bars, 'rule').map((g) => countElements(g, 'line'))).toEqual([2, 1]); // error bars, teacher
   });
 
