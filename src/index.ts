@@ -46,3 +46,4 @@ export type {
   ExportRunResult,
 } from './train/benchmark.js';
 export { makeSynthetic } from './data/index.js';
+export { compare, planCompare, collectCompare, evaluateTeacher, CompareError, DEFAULT_METHODS, type CompareOptions, type CompareRunOptions, type PlanOptions, type PlanLine, type CollectOptions, type CompareEvent, type CompareReport, type CompareSetup, type MethodRow, type RunSummary, type TeacherFigures, type Stat, type ReportFiles, type MissingRun } from './report/index.js';
