@@ -308,6 +308,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       seconds += dt;
       state = { ...state, globalStep: state.globalStep + 1 };
       options.onStep?.({ epoch: epoch + 1, epochs, step: steps, stepsPerEpoch, terms, loss, lr, imgPerSec: n / dt });
+      // Training is synchronous; let signal handlers, progress output and timers run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
 
       if (options.signal?.aborted && steps < stepsPerEpoch) {
         interrupted = true;
