@@ -87,12 +87,18 @@ export class Output {
 // Errors
 
 /** Print an error the way the CLI promises and return the exit code. */
-export function reportError(err: unknown, verbose: boolean): number {
+export function reportError(err: unknown, verbose: boolean, helpCommand = 'cds-distill --help'): number {
   if (err instanceof CommanderError) {
-    // commander already printed its message.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
-    if (err.code === 'commander.invalidArgument') return EXIT_USER;
-    return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT_OK;
+    const message = oneLine(err.message.replace(/^error: /, ''));
+    if (err.code === 'commander.invalidArgument') {
+      // A bad option value: a user error; the message says what is expected.
+      process.stderr.write(`error: ${message}\n`);
+      return EXIT_USER;
+    }
+    if (err.code === 'commander.help') return EXIT_USAGE;
+    process.stderr.write(`error: ${message} (see ${helpCommand})\n`);
+    return EXIT_USAGE;
   }
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof UsageError) {
@@ -160,7 +166,7 @@ export function shape3(value: string): [number, number, number] {
 /** Repeatable `key=value` into an object; values that look like numbers or booleans become them. */
 export function keyValue(value: string, previous: Record<string, unknown> | undefined): Record<string, unknown> {
   const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError('expected key=value, e.g. --method-option T=4.');
+  if (eq <= 0) throw new InvalidArgumentError('expected key=value, e.g. --method-option temperature=4.');
   const key = value.slice(0, eq).trim();
   return { ...(previous ?? {}), [key]: scalar(value.slice(eq + 1).trim()) };
 }
@@ -246,7 +252,7 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
 export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): Promise<Record<string, unknown>> {
   const file = opts['config'];
   if (typeof file !== 'string') return opts;
-  const config = await readConfigFile(file);
+  const config = runConfigAliases(await readConfigFile(file), cmd.name());
   const byKey = new Map(cmd.options.map((o) => [o.attributeName(), o]));
   const merged: Record<string, unknown> = { ...opts };
   for (const [key, value] of Object.entries(config)) {
@@ -259,6 +265,37 @@ export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): 
     merged[key] = convertConfigValue(option, key, value, file, opts[key]);
   }
   return merged;
+}
+
+/** Informational keys of a run's config.json, ignored when it is used as --config (the run recomputes them). */
+const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch'];
+
+/**
+ * Accept a run's config.json as --config: its names for options (methodOptions, maxStepsPerEpoch, the schedule object,
+ * the student's name in `model` for distill) become the command's; informational keys are dropped.
+ */
+function runConfigAliases(config: Record<string, unknown>, command: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  if ('methodOptions' in out) {
+    out['methodOption'] = { ...(out['methodOptions'] as object), ...((out['methodOption'] as object | undefined) ?? {}) };
+    delete out['methodOptions'];
+  }
+  if ('maxStepsPerEpoch' in out) {
+    out['maxSteps'] ??= out['maxStepsPerEpoch'];
+    delete out['maxStepsPerEpoch'];
+  }
+  const schedule = out['schedule'];
+  if (schedule != null && typeof schedule === 'object' && !Array.isArray(schedule)) {
+    const s = schedule as { kind?: unknown; milestones?: unknown };
+    out['schedule'] = s.kind;
+    if (Array.isArray(s.milestones)) out['milestones'] ??= s.milestones;
+  }
+  if (out['kind'] === 'distill' && command === 'distill' && 'model' in out) {
+    out['student'] ??= out['model'];
+    delete out['model'];
+  }
+  if (out['kind'] !== undefined) for (const k of RUN_CONFIG_INFO) delete out[k];
+  return out;
 }
 
 function convertConfigValue(option: Option, key: string, value: unknown, file: string, cliValue: unknown): unknown {

@@ -15,7 +15,7 @@ export function registerDistill(program: Command, exit: (code: number) => void):
       'after',
       examples([
         'cds-distill distill --teacher teachers/resnet20-fashion-cds --student resnet8 --method cds-kd --data fashion-mnist-slice --epochs 2 --out runs/r8-cdskd',
-        'cds-distill distill --teacher runs/r56 --student resnet20 --method kd --method-option T=4 --data cifar100:./cifar-100-binary',
+        'cds-distill distill --teacher runs/r56 --student resnet20 --method kd --method-option temperature=4 --data cifar100:./cifar-100-binary',
         'cds-distill distill --teacher runs/r56 --student resnet20 --method dkd --dry-run   # print the resolved configuration',
       ]) +
         methodHelp() +

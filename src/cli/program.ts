@@ -17,8 +17,8 @@ export function buildProgram(exit: (code: number) => void = (c) => (process.exit
   const program = new Command('cds-distill')
     .description('Knowledge distillation for TensorFlow.js with Contrastive Deep Supervision (CDS) and the classic baselines')
     .version(VERSION)
-    .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true)
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   registerTrain(program, exit);
   registerDistill(program, exit);
@@ -30,7 +30,8 @@ export function buildProgram(exit: (code: number) => void = (c) => (process.exit
   registerDemo(program, exit);
   for (const cmd of program.commands) {
     cmd.exitOverride();
-    cmd.showHelpAfterError('(add --help for usage)');
+    // Errors are printed once, as one line, by reportError.
+    cmd.configureOutput({ outputError: () => undefined });
   }
   program.addHelpText(
     'after',
@@ -59,7 +60,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
-    return reportError(err, argv.includes('--verbose'));
+    const command = program.commands.find((c) => argv.includes(c.name()))?.name();
+    return reportError(err, argv.includes('--verbose'), `cds-distill ${command ? `${command} ` : ''}--help`);
   }
   return code ?? 0;
 }

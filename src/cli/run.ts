@@ -8,7 +8,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { distill, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
 import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
-import { listModels } from '../models/index.js';
+import { buildModel, listModels } from '../models/index.js';
 import {
   addConfigOptions,
   addRuntimeOptions,
@@ -155,6 +155,9 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
   }
 
   if (o['dryRun'] === true) {
+    // Refuse an unknown model name now, as the run would (building it is cheap next to a run).
+    await startBackend(str(o, 'backend'), out);
+    buildModel(modelName, { inputShape: [32, 32, 3], numClasses: 10 }).net.dispose();
     const resolved = {
       command: kind,
       ...(kind === 'train' ? { model: modelName } : { teacher: str(o, 'teacher'), student: modelName }),
@@ -164,7 +167,7 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       methodOptions,
       needs: needsOf(recipe, methodOptions),
       backend: str(o, 'backend') ?? 'auto',
-      recipeDefaults: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions'),
+      recipeDefaults: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions' && k !== 'out'),
     };
     out.result(resolved, () => JSON.stringify(resolved, null, 2));
     return EXIT_OK;
