@@ -3,9 +3,9 @@
  * an untrained zoo resnet8 as the teacher. The report's figures are checked against the runs' own metrics files with
  * statistics computed here, independently of src/report.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildModel, evaluate, loadStudentBundle, loadTrainTest, saveStudentBundle, wrapStudent } from '../../src/index.js';
@@ -78,6 +78,8 @@ beforeAll(async () => {
   await saveStudentBundle(teacher, teacherDir);
   teacher.dispose();
 });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('cds-distill compare', () => {
   const out = join(root, 'direct');
