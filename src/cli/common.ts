@@ -110,6 +110,15 @@ export function reportError(err: unknown, verbose: boolean, helpCommand = 'cds-d
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     return EXIT_USER;
   }
+  if (/^Aborted\(/.test(message)) {
+    // The wasm module died, almost always from its 4 GB heap limit (XNNPACK then reports status 6, out of memory).
+    process.stderr.write(
+      'error: the wasm backend aborted, most likely out of memory (its heap is limited to 4 GB): use a smaller ' +
+        '--batch-size or a smaller model, or install @tensorflow/tfjs-node (see the README, Backends)\n',
+    );
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return EXIT_USER;
+  }
   // A bug or an environment problem: still one line by default, the stack with --verbose.
   process.stderr.write(`error: ${oneLine(message)}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
@@ -261,7 +270,7 @@ export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): 
       const known = [...byKey.keys()].filter((k) => k !== 'config' && k !== 'dryRun');
       throw new CliError(`config file ${file}: unknown option "${key}"; known options: ${known.join(', ')}`);
     }
-    if (cmd.getOptionValueSource(key) === 'cli') continue;
+    if (cmd.getOptionValueSource(key) === 'cli' && key !== 'methodOption') continue;
     merged[key] = convertConfigValue(option, key, value, file, opts[key]);
   }
   return merged;

@@ -24,7 +24,7 @@ export function buildProgram(exit: (code: number) => void = (c) => (process.exit
   registerDistill(program, exit);
   registerEval(program, exit);
   registerExport(program, exit);
-  registerCompare(program);
+  registerCompare(program, exit);
   registerInspect(program, exit);
   registerBench(program, exit);
   registerDemo(program, exit);
