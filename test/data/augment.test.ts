@@ -21,7 +21,7 @@ import {
   view1Recipe,
   view2Recipe,
 } from '../../src/data/index.js';
-import type { Dataset } from '../../src/data/index.js';
+import type { CropOptions, Dataset } from '../../src/data/index.js';
 
 let rgb: Dataset;
 let fashion: Dataset;
@@ -252,8 +252,8 @@ describe('twoViews and standardAugment', () => {
       expect(size).toBe(c === 3 ? 16 : 14);
       const flat = tf.fill([16, h, w, c], 200) as tf.Tensor4D;
       // One-channel images pad with black by default (defaultCropFill); use grey padding here so black means "hole".
-      const grey = (r: ReturnType<typeof view1Recipe>) => ({ ...r, crop: { ...r.crop!, fill: 128 } });
-      expect(view1Recipe(ds.inputShape).crop!.fill).toBe(c === 1 ? 0 : 128);
+      const grey = (r: ReturnType<typeof view1Recipe>) => ({ ...r, crop: { ...(r.crop as CropOptions), fill: 128 } });
+      expect((view1Recipe(ds.inputShape).crop as CropOptions).fill).toBe(c === 1 ? 0 : 128);
       const fv = twoViews(flat, new Random(7), {
         mean: new Array(c).fill(0),
         std: new Array(c).fill(1 / 255),
