@@ -35,6 +35,7 @@ export {
 } from './load.js';
 export type { LoadOptions, TrainTestOptions } from './load.js';
 export { Batcher, disposeBatch } from './batcher.js';
+export { appendUnlabeled } from './unlabeled.js';
 export type { Batch, BatcherOptions, BatcherState } from './batcher.js';
 export {
   randomCrop,

@@ -6,7 +6,7 @@
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { backendReport } from '../runtime/index.js';
-import { loadTrainTest } from '../data/index.js';
+import { appendUnlabeled, loadDataset, loadTrainTest } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import { wrapStudent } from '../student/index.js';
@@ -52,6 +52,8 @@ export interface RunOptions {
   readonly testLimit?: number;
   /** Semi-supervised: keep labels for this fraction of the training images (stratified). */
   readonly labeledFraction?: number;
+  /** Semi-supervised: a separate set of unlabelled images (a spec, whose training split is used, or a Dataset). */
+  readonly unlabeledData?: string | Dataset;
   readonly maxStepsPerEpoch?: number;
   readonly evalBatchSize?: number;
   readonly onStep?: (p: StepProgress) => void;
@@ -100,6 +102,7 @@ export interface RunConfig {
   readonly limit?: number;
   readonly testLimit?: number;
   readonly labeledFraction?: number;
+  readonly unlabeledData?: string;
   readonly epochs: number;
   readonly batchSize: number;
   readonly lr: number;
@@ -158,14 +161,19 @@ function resolveSchedule(o: RunOptions, recipe: Recipe, epochs: number): Schedul
 }
 
 async function loadData(o: RunOptions, rng: Random): Promise<{ train: Dataset; test: Dataset; spec: string }> {
-  if (typeof o.data !== 'string') return { ...o.data, spec: `${o.data.train.name} (in memory)` };
-  const { train, test } = await loadTrainTest(o.data, {
-    limit: o.limit,
-    testLimit: o.testLimit,
-    labeledFraction: o.labeledFraction,
-    rng,
-  });
-  return { train, test, spec: o.data };
+  const loaded =
+    typeof o.data !== 'string'
+      ? { ...o.data, spec: `${o.data.train.name} (in memory)` }
+      : {
+          ...(await loadTrainTest(o.data, { limit: o.limit, testLimit: o.testLimit, labeledFraction: o.labeledFraction, rng })),
+          spec: o.data,
+        };
+  if (o.unlabeledData === undefined) return loaded;
+  const extra =
+    typeof o.unlabeledData === 'string'
+      ? await loadDataset(o.unlabeledData, { split: 'train', mean: loaded.train.mean, std: loaded.train.std })
+      : o.unlabeledData;
+  return { ...loaded, train: appendUnlabeled(loaded.train, extra) };
 }
 
 interface Prepared {
@@ -270,6 +278,7 @@ async function run(
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
     ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),
+    ...(typeof o.unlabeledData === 'string' ? { unlabeledData: o.unlabeledData } : {}),
     epochs,
     batchSize,
     lr,
