@@ -132,18 +132,34 @@ function stepLabels(labels: tf.Tensor1D, labeledMask: Uint8Array | undefined): {
   return { labels: tf.tensor1d(masked, 'int32'), rows: Int32Array.from(rows) };
 }
 
-function emptyState(batcher: Batcher, augmentRng: Random, methodRng: Random): TrainingState {
+interface EpochProgress {
+  readonly sums: Readonly<Record<string, number>>;
+  readonly steps: number;
+  readonly images: number;
+  readonly seconds: number;
+}
+
+const NO_PROGRESS: EpochProgress = { sums: {}, steps: 0, images: 0, seconds: 0 };
+
+/** The resumable state: where the data and random sources are, and what the current epoch has accumulated. */
+function snapshot(
+  epoch: number,
+  globalStep: number,
+  sources: { batcher: Batcher; augmentRng: Random; methodRng: Random },
+  progress: EpochProgress,
+  best: TrainingState['best'],
+): TrainingState {
   return {
-    epoch: 0,
-    globalStep: 0,
-    batcher: batcher.getState(),
-    augmentRng: augmentRng.getState(),
-    methodRng: methodRng.getState(),
-    epochSums: {},
-    epochSteps: 0,
-    epochImages: 0,
-    epochSeconds: 0,
-    best: null,
+    epoch,
+    globalStep,
+    batcher: sources.batcher.getState(),
+    augmentRng: sources.augmentRng.getState(),
+    methodRng: sources.methodRng.getState(),
+    epochSums: progress.sums,
+    epochSteps: progress.steps,
+    epochImages: progress.images,
+    epochSeconds: progress.seconds,
+    best,
   };
 }
 
@@ -176,7 +192,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const augmentRng = new Random(options.seed).fork();
   const methodRng = options.methodRng;
   const optimizer = tf.train.momentum(options.optimizer.lr, options.optimizer.momentum);
-  let state = emptyState(batcher, augmentRng, methodRng);
+  const sources = { batcher, augmentRng, methodRng };
+  let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
 
   if (runDir) {
@@ -313,18 +330,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
 
       if (options.signal?.aborted && steps < stepsPerEpoch) {
         interrupted = true;
-        await saveCheckpoint({
-          ...state,
-          epoch,
-          batcher: batcher.getState(),
-          augmentRng: augmentRng.getState(),
-          methodRng: methodRng.getState(),
-          epochSums: sums,
-          epochSteps: steps,
-          epochImages: images,
-          epochSeconds: seconds,
-          best,
-        });
+        await saveCheckpoint(snapshot(epoch, state.globalStep, sources, { sums, steps, images, seconds }, best));
         break;
       }
     }
@@ -343,18 +349,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       best = { top1: testMetrics.top1, epoch: epoch + 1 };
       if (runDir) await saveStudentBundle(student, join(runDir, 'best'), { epoch: epoch + 1, top1: testMetrics.top1 });
     }
-    state = {
-      ...state,
-      epoch: epoch + 1,
-      batcher: batcher.getState(),
-      augmentRng: augmentRng.getState(),
-      methodRng: methodRng.getState(),
-      epochSums: {},
-      epochSteps: 0,
-      epochImages: 0,
-      epochSeconds: 0,
-      best,
-    };
+    state = snapshot(epoch + 1, state.globalStep, sources, NO_PROGRESS, best);
     await saveCheckpoint(state);
     options.onEpoch?.(metrics);
     if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
