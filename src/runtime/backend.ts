@@ -1,9 +1,19 @@
 import { tf } from './tf.js';
-import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { enableWasmThreads, MAX_WASM_THREADS } from './wasm-threads.js';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface InitBackendOptions {
+  /**
+   * wasm only, opt-in: run the threaded-SIMD wasm build with this many XNNPACK threads (the calling thread included),
+   * 1 to 8. Default: the environment variable CDS_WASM_THREADS, else 1 (single-threaded). Threads are fixed once wasm
+   * has started in a process. If they cannot be enabled, wasm runs single-threaded and `backendReport().note` says why.
+   */
+  readonly threads?: number;
+}
 
 export interface SkippedBackend {
   readonly backend: BackendName;
@@ -18,6 +28,10 @@ export interface BackendReport {
   readonly package: string;
   /** Backends tried before it (in 'auto' order) and why each was not used. */
   readonly skipped: readonly SkippedBackend[];
+  /** wasm: the XNNPACK threads it runs with (1 unless threads were asked for and could be enabled). */
+  readonly threads?: number;
+  /** Anything about the request that did not go as asked (threads unavailable, ignored, already fixed). */
+  readonly note?: string;
 }
 
 const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -62,9 +76,68 @@ async function tryTensorflow(): Promise<{ pkg: string } | { skipped: SkippedBack
   return { skipped };
 }
 
-async function useWasm(): Promise<boolean> {
+/** The environment variable that opts in to wasm threads, as `initBackend(name, { threads })` does. */
+export const WASM_THREADS_ENV = 'CDS_WASM_THREADS';
+
+interface ThreadRequest {
+  readonly threads: number;
+  readonly note?: string;
+}
+
+/** Threads asked for by the option, else by CDS_WASM_THREADS; undefined when nobody asked. */
+function threadRequest(options: InitBackendOptions): ThreadRequest | undefined {
+  const limit = (threads: number, from: string): ThreadRequest =>
+    threads > MAX_WASM_THREADS
+      ? { threads: MAX_WASM_THREADS, note: `${from} asks for ${threads} wasm threads; the wasm build allows at most ${MAX_WASM_THREADS}` }
+      : { threads };
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) {
+      throw new RangeError(`initBackend: threads must be a positive integer (got ${options.threads})`);
+    }
+    return limit(options.threads, 'the threads option');
+  }
+  const raw = process.env[WASM_THREADS_ENV]?.trim();
+  if (!raw) return undefined;
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1) {
+    return { threads: 1, note: `ignored ${WASM_THREADS_ENV}=${raw} (want a positive integer)` };
+  }
+  return limit(threads, `${WASM_THREADS_ENV}=${raw}`);
+}
+
+/** Why threads failed earlier in this process: they are tried once. */
+let threadsFailure: string | undefined;
+
+function wasmThreadsNow(): number | undefined {
+  try {
+    return getThreadsCount();
+  } catch {
+    return undefined; // wasm not initialised yet
+  }
+}
+
+async function useWasm(request: ThreadRequest | undefined): Promise<{ ok: boolean; threads?: number; note?: string }> {
   registerWasmTrainingKernels();
-  return tf.setBackend('wasm');
+  const notes: string[] = request?.note ? [request.note] : [];
+  const want = request?.threads ?? 1;
+  const started = 'wasm' in tf.engine().registry;
+  if (!started && want > 1) {
+    if (threadsFailure === undefined) {
+      const outcome = await enableWasmThreads(want);
+      if (outcome.ok) {
+        if (outcome.threads < want) notes.push(`asked for ${want} wasm threads, the wasm build started ${outcome.threads}`);
+        return { ok: true, threads: outcome.threads, ...(notes.length ? { note: notes.join('; ') } : {}) };
+      }
+      threadsFailure = outcome.reason;
+    }
+    notes.push(`wasm threads could not be enabled (${threadsFailure}); running single-threaded`);
+  }
+  const ok = await tf.setBackend('wasm');
+  const threads = ok ? wasmThreadsNow() : undefined;
+  if (ok && started && request && threads !== undefined && threads !== want) {
+    notes.push(`asked for ${want} wasm thread(s), but wasm already runs with ${threads} in this process (threads are fixed once it starts)`);
+  }
+  return { ok, ...(threads !== undefined ? { threads } : {}), ...(notes.length ? { note: notes.join('; ') } : {}) };
 }
 
 /**
@@ -73,11 +146,21 @@ async function useWasm(): Promise<boolean> {
  * 'auto' tries tensorflow (@tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node), then wasm, then the pure-JS cpu
  * backend. A named backend that cannot load rejects with a message naming the package to install.
  * Resolves to the backend's name; `backendReport()` says why earlier candidates were skipped.
+ * wasm threads are opt-in: `{ threads: N }` or CDS_WASM_THREADS=N (see `InitBackendOptions`).
  */
-export async function initBackend(name: BackendRequest = 'auto'): Promise<BackendName> {
+export async function initBackend(name: BackendRequest = 'auto', options: InitBackendOptions = {}): Promise<BackendName> {
   const skipped: SkippedBackend[] = [];
-  const done = (backend: BackendName, pkg: string): BackendName => {
-    lastReport = { backend, package: pkg, skipped };
+  const request = threadRequest(options);
+  const done = (backend: BackendName, pkg: string, extra: { threads?: number; note?: string } = {}): BackendName => {
+    const note =
+      extra.note ?? (backend !== 'wasm' && request && request.threads > 1 ? `wasm threads were asked for; ${backend} does not use them` : undefined);
+    lastReport = {
+      backend,
+      package: pkg,
+      skipped,
+      ...(extra.threads !== undefined ? { threads: extra.threads } : {}),
+      ...(note !== undefined ? { note } : {}),
+    };
     return backend;
   };
 
@@ -95,7 +178,8 @@ export async function initBackend(name: BackendRequest = 'auto'): Promise<Backen
   if (name === 'auto' || name === 'wasm') {
     let reason = 'backend failed to initialise';
     try {
-      if (await useWasm()) return done('wasm', WASM_PACKAGE);
+      const wasm = await useWasm(request);
+      if (wasm.ok) return done('wasm', WASM_PACKAGE, wasm);
     } catch (err) {
       reason = errorMessage(err);
     }
