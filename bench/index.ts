@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: training-step throughput of a CIFAR ResNet on wasm and on the pure-JS cpu backend, side by side in
- * one run, each backend in its own process, then the augmentation pipeline's cost. A benchmark, never a timed test.
+ * `npm run bench`: training-step throughput of a CIFAR ResNet on wasm, on wasm with N threads (opt-in threads,
+ * `wasm xN`, default 2; --threads 1 skips the row) and on the pure-JS cpu backend, side by side in one run, each in
+ * its own process, then the augmentation pipeline's cost. A benchmark, never a timed test.
  * The cpu step of resnet20 at batch 64 takes minutes here, so it runs one step without warm-up by default.
- *   npm run bench -- --model resnet20 --batch 64 --steps 5 --cpu-steps 1
+ *   npm run bench -- --model resnet20 --batch 64 --steps 5 --cpu-steps 1 --threads 2
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import os from 'node:os';
 import type { StepTiming } from './train-step.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,7 +22,7 @@ function runScript(script: string, args: string[]): string {
   return out.trim().split('\n').pop()!;
 }
 
-function runStep(backend: string, model: string, batch: number, steps: number, warmup: number): StepTiming {
+function runStep(backend: string, model: string, batch: number, steps: number, warmup: number, threads = 1): StepTiming {
   const out = execFileSync(
     process.execPath,
     [
@@ -30,6 +32,8 @@ function runStep(backend: string, model: string, batch: number, steps: number, w
       '--batch', String(batch),
       '--steps', String(steps),
       '--warmup', String(warmup),
+      // Explicit, so CDS_WASM_THREADS in the environment cannot turn the single-threaded row into a threaded one.
+      ...(backend === 'wasm' ? ['--threads', String(threads)] : []),
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -44,18 +48,34 @@ function main(): void {
       steps: { type: 'string', default: '5' },
       'cpu-steps': { type: 'string', default: '1' },
       'skip-cpu': { type: 'boolean', default: false },
+      threads: { type: 'string', default: '2' },
     },
   });
+  const threads = Number(values.threads);
   const model = values.model!;
   const batch = Number(values.batch);
   console.log(`training step: ${model}, 32x32x3, batch ${batch}, softmax cross-entropy, SGD momentum (median after 1 warm-up step)`);
   const wasm = runStep('wasm', model, batch, Number(values.steps), 1);
+  const wasmThreaded = threads > 1 ? runStep('wasm', model, batch, Number(values.steps), 1, threads) : undefined;
   const cpu = values['skip-cpu'] ? undefined : runStep('cpu', model, batch, Number(values['cpu-steps']), 0);
+  const label = (t: StepTiming): string => (t.backend === 'wasm' && (t.threads ?? 1) > 1 ? `wasm x${t.threads}` : t.backend);
   const rows = [
     ['backend', 'ms/step', 'img/s', 'steps'],
-    ...[wasm, ...(cpu ? [cpu] : [])].map((t) => [t.backend, t.msPerStep.toFixed(0), t.imgPerS.toFixed(1), String(t.steps)]),
+    ...[wasm, ...(wasmThreaded ? [wasmThreaded] : []), ...(cpu ? [cpu] : [])].map((t) => [
+      label(t),
+      t.msPerStep.toFixed(0),
+      t.imgPerS.toFixed(1),
+      String(t.steps),
+    ]),
   ];
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(8) : c.padStart(10))).join(' '));
+  if (wasmThreaded) {
+    if (wasmThreaded.note) console.log(`wasm x${threads}: ${wasmThreaded.note}`);
+    console.log(
+      `${label(wasmThreaded)} / wasm speed-up: ${(wasm.msPerStep / wasmThreaded.msPerStep).toFixed(2)}x` +
+        ` (${os.cpus().length} logical cores, load average ${os.loadavg()[0]!.toFixed(2)})`,
+    );
+  }
   if (cpu) console.log(`wasm / cpu speed-up: ${(cpu.msPerStep / wasm.msPerStep).toFixed(1)}x`);
 
   const augment = JSON.parse(runScript('augment.js', ['wasm'])) as {

@@ -2,9 +2,11 @@
  * One backend's training-step throughput: a zoo model, synthetic inputs, softmax cross-entropy, SGD with momentum.
  * Run as its own process per backend (switching backends with live tensors is fragile in tfjs), prints one JSON line.
  *   node dist/bench/train-step.js --backend wasm --model resnet20 --batch 64 --steps 5
+ *   node dist/bench/train-step.js --backend wasm --threads 2 --model resnet8 --input 28x28x1 --batch 32
+ * --threads N asks initBackend for N wasm threads (default: CDS_WASM_THREADS, else 1); the line reports what it got.
  */
 import { parseArgs } from 'node:util';
-import { initBackend, tf, Random } from '../src/runtime/index.js';
+import { initBackend, backendReport, tf, Random } from '../src/runtime/index.js';
 import type { BackendRequest } from '../src/runtime/index.js';
 import { buildModel } from '../src/models/index.js';
 
@@ -16,6 +18,9 @@ export interface StepTiming {
   readonly msPerStep: number;
   readonly imgPerS: number;
   readonly stepMs: readonly number[];
+  /** wasm: the threads it ran with; note: why not as many as asked, if so. */
+  readonly threads?: number;
+  readonly note?: string;
 }
 
 function median(xs: readonly number[]): number {
@@ -33,8 +38,11 @@ export async function measureTrainStep(opts: {
   numClasses?: number;
   /** Untimed steps first (kernel set-up, first allocations). Default 1. */
   warmup?: number;
+  /** wasm threads for initBackend (default: CDS_WASM_THREADS, else 1). */
+  threads?: number;
 }): Promise<StepTiming> {
-  const backend = await initBackend(opts.backend);
+  const backend = await initBackend(opts.backend, opts.threads !== undefined ? { threads: opts.threads } : {});
+  const report = backendReport();
   const inputShape = opts.inputShape ?? [32, 32, 3];
   const numClasses = opts.numClasses ?? 100;
   const tapped = buildModel(opts.model, { inputShape, numClasses, seed: 1 });
@@ -59,7 +67,17 @@ export async function measureTrainStep(opts: {
   tf.dispose([xs, ys]);
   optimizer.dispose();
   tapped.net.dispose();
-  return { backend, model: opts.model, batch: opts.batch, steps: opts.steps, msPerStep: ms, imgPerS: (opts.batch * 1000) / ms, stepMs };
+  return {
+    backend,
+    model: opts.model,
+    batch: opts.batch,
+    steps: opts.steps,
+    msPerStep: ms,
+    imgPerS: (opts.batch * 1000) / ms,
+    stepMs,
+    ...(report?.threads !== undefined ? { threads: report.threads } : {}),
+    ...(report?.note !== undefined ? { note: report.note } : {}),
+  };
 }
 
 async function main(): Promise<void> {
@@ -70,14 +88,22 @@ async function main(): Promise<void> {
       batch: { type: 'string', default: '64' },
       steps: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
+      threads: { type: 'string' },
+      input: { type: 'string', default: '32x32x3' },
     },
   });
+  const inputShape = values.input!.split('x').map(Number);
+  if (inputShape.length !== 3 || !inputShape.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`--input wants HxWxC, e.g. 32x32x3 (got ${values.input})`);
+  }
   const timing = await measureTrainStep({
     backend: values.backend as BackendRequest,
     model: values.model!,
     batch: Number(values.batch),
     steps: Number(values.steps),
     warmup: Number(values.warmup),
+    inputShape: inputShape as [number, number, number],
+    ...(values.threads !== undefined ? { threads: Number(values.threads) } : {}),
   });
   process.stdout.write(JSON.stringify(timing) + '\n');
 }
