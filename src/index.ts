@@ -34,6 +34,7 @@ export {
   loadModel,
   exportRun,
   checkModelFitsData,
+  countModelParams,
 } from './train/benchmark.js';
 export type {
   BenchmarkStepOptions,

@@ -7,10 +7,9 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadTrainTest, packageRoot } from '../data/index.js';
 import { loadTeacher } from '../teacher/index.js';
-import { countTrainableParams } from '../student/index.js';
 import { distill, evaluate } from '../train/index.js';
 import type { ClassificationMetrics } from '../train/index.js';
-import { measureLatency } from '../train/benchmark.js';
+import { countModelParams, measureLatency } from '../train/benchmark.js';
 import { addRuntimeOptions, CliError, count, examples, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
 import { Progress } from './progress.js';
 
@@ -42,10 +41,10 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
     .option('--teacher <path>', `teacher (default: the bundled teachers/${DEMO_TEACHER})`)
     .option('--student <name>', 'zoo model for the students', 'resnet8')
     .option('--methods <list>', 'comma-separated methods to compare', list, ['ce', 'kd', 'cds-kd'])
-    .option('--limit <n>', 'training images (stratified from the 6000 of the slice)', positiveInt, 2000)
+    .option('--limit <n>', 'training images (stratified from the 6000 of the slice)', positiveInt, 3000)
     .option('--test-limit <n>', 'test images (the slice has 1000)', positiveInt)
     .option('--epochs <n>', 'epochs per student', positiveInt, 2)
-    .option('--batch-size <n>', 'images per step', positiveInt, 64)
+    .option('--batch-size <n>', 'images per step', positiveInt, 32)
     .option('--lr <x>', 'initial learning rate (cosine schedule)', positiveNumber, 0.05)
     .addOption(new Option('--quick', 'tiny budget for smoke tests').hideHelp());
   addRuntimeOptions(cmd);
@@ -81,7 +80,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
         if (!teacherNet) throw new CliError(`the demo teacher must be a student bundle or run directory (got ${teacherPath})`);
         const t0 = performance.now();
         const tm = evaluate(teacherNet, test);
-        rows.push(row('teacher', String(teacher.student!.meta['method'] ?? 'cds'), teacher.student!.name, tm, countTrainableParams(teacherNet), measureLatency(teacherNet), (performance.now() - t0) / 1000));
+        rows.push(row('teacher', opts['teacher'] === undefined ? 'cds' : String(teacher.student!.meta['method'] ?? '-'), teacher.student!.name, tm, countModelParams(teacherNet), measureLatency(teacherNet), (performance.now() - t0) / 1000));
 
         for (const method of methods) {
           const progress = new Progress(out, { label: method });
@@ -106,7 +105,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
           const seconds = (performance.now() - s0) / 1000;
           const net = result.student.inferenceModel();
           const m = result.last!.test;
-          rows.push(row('student', method, result.student.name, m, countTrainableParams(net), measureLatency(net), seconds, join(runDir, 'student', 'model.json')));
+          rows.push(row('student', method, result.student.name, m, countModelParams(net), measureLatency(net), seconds, join(runDir, 'student', 'model.json')));
           result.student.dispose();
         }
       } finally {

@@ -12,7 +12,7 @@ import { loadDataset, loadTrainTest } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import type { InputShape } from '../models/index.js';
-import { BUNDLE_FILE, countTrainableParams, exportStudent, loadStudentBundle } from '../student/index.js';
+import { BUNDLE_FILE, exportStudent, loadStudentBundle } from '../student/index.js';
 import type { ExportResult, Student } from '../student/index.js';
 import { loadTeacher, Teacher } from '../teacher/index.js';
 import { loadLayersModelFromDir, ModelFileError } from '../io/index.js';
@@ -157,6 +157,16 @@ export async function benchmarkStep(options: BenchmarkStepOptions): Promise<Benc
     student?.dispose();
     if (ownTeacher) teacher?.dispose();
   }
+}
+
+/**
+ * Parameters of a model as the CIFAR tables count them: every weight but BatchNorm's moving statistics, trainable or
+ * not (a frozen teacher's weights count too).
+ */
+export function countModelParams(model: tf.LayersModel): number {
+  return model.weights
+    .filter((w) => !/moving_(mean|variance)/.test(w.originalName))
+    .reduce((s, w) => s + w.shape.reduce<number>((a, d) => a * (d ?? 1), 1), 0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -334,7 +344,7 @@ export async function evaluateModel(
       kind: loaded.kind,
       data: typeof spec === 'string' ? spec : `${spec.name} (in memory)`,
       metrics,
-      params: countTrainableParams(loaded.model),
+      params: countModelParams(loaded.model),
       ...(latencyMs !== undefined ? { latencyMs } : {}),
       inputShape: [...test.inputShape],
       numClasses: test.classNames.length,
