@@ -126,6 +126,23 @@ describe('wasm training kernels match the cpu backend', () => {
     expect(relativeError(compute(), ref)).toBeLessThan(1e-6);
   });
 
+  it('Identity and same-dtype Cast share data by reference count, and the data outlives the original', () => {
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const backend = tf.engine().backend;
+    const y = tf.clone(x);
+    const z = tf.cast(x, 'float32');
+    expect(y.dataId).toBe(x.dataId);
+    expect(z.dataId).toBe(x.dataId);
+    expect(backend.refCount(x.dataId)).toBe(3);
+    x.dispose();
+    y.dispose();
+    expect(Array.from(z.dataSync())).toEqual([1, 2, 3, 4]);
+    const asInt = tf.cast(z, 'int32');
+    expect(asInt.dataId).not.toBe(z.dataId);
+    expect(Array.from(asInt.dataSync())).toEqual([1, 2, 3, 4]);
+    tf.dispose([z, asInt]);
+  });
+
   it('the kernels are registered for wasm only', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')).toBeDefined();
