@@ -13,6 +13,7 @@ import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
 import { loadTeacher, Teacher } from '../teacher/index.js';
 import { getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
+import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
 import { fit } from './fit.js';
 import type { EpochMetrics, FitResult, StepProgress, TeacherModel } from './fit.js';
@@ -113,6 +114,7 @@ export interface RunConfig {
   readonly seed: number;
   readonly maxStepsPerEpoch?: number;
   readonly backend: string;
+  /** Which teacher stage each student stage learns from (student -> teacher positions), when there is a teacher. */
   readonly stageMatch?: string;
   readonly tfjs: string;
 }
@@ -265,6 +267,9 @@ async function run(
   };
   const student = makeStudent();
   const method = makeMethod(student);
+  const stageMatch = teacher
+    ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length))
+    : undefined;
 
   const config: RunConfig = {
     kind,
@@ -289,6 +294,7 @@ async function run(
     seed,
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
     backend: backendReport()?.backend ?? tf.getBackend(),
+    ...(stageMatch !== undefined ? { stageMatch } : {}),
     tfjs: tf.version_core,
   };
 

@@ -36,6 +36,8 @@ describe('relational, contrastive and CDS distillation learn from a teacher', ()
     const r = await distill({ teacher, student: 'resnet8', method: 'cds-kd', data, ...LEARNING_BUDGET.run });
     expect(r.last!.test.top1).toBeGreaterThan(CHANCE_MULTIPLE * 0.1);
     expect(Object.keys(r.last!.train).sort()).toEqual(['ce', 'contrastive', 'feat', 'loss', 'soft']);
+    // resnet20 and resnet8 both have three stages: matched in order, and the run's config says so.
+    expect(r.config.stageMatch).toBe('s0->t0, s1->t1, s2->t2');
     r.student.dispose();
   });
 
