@@ -1,18 +1,8 @@
 import { mkdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CIFAR10_CLASSES, DataError, loadDataset, loadTrainTest, readCifar10, readCifar100 } from '../../src/data/index.js';
-import { cifarRecords, tempDir } from './fixtures.js';
-
-async function rejection(p: Promise<unknown>): Promise<DataError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, but the promise resolved');
-}
+import { CIFAR10_CLASSES, loadDataset, loadTrainTest, readCifar10, readCifar100 } from '../../src/data/index.js';
+import { cifarRecords, tempDir, rejection } from './fixtures.js';
 
 /** Pixel (y, x, c) of image n in an NHWC uint8 array of 32x32x3 images. */
 function px(images: Uint8Array, n: number, y: number, x: number, c: number): number {

@@ -3,6 +3,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { expect } from 'vitest';
+import { DataError } from '../../src/data/index.js';
 
 export function tempDir(prefix = 'cds-data-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -54,4 +56,15 @@ export function cifarRecords(labelBytes: number[][], first = 0): Buffer {
   const parts: Buffer[] = [];
   labelBytes.forEach((lb, i) => parts.push(Buffer.from(lb), Buffer.from(cifarPlanes(first + i))));
   return Buffer.concat(parts);
+}
+
+/** The DataError a promise rejects with (fails the test if it resolves or rejects with something else). */
+export async function rejection(p: Promise<unknown>): Promise<DataError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(DataError);
+    return err as DataError;
+  }
+  throw new Error('expected a DataError, but the promise resolved');
 }

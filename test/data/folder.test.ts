@@ -3,18 +3,8 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { DataError, loadDataset, loadTrainTest, readImageFolder } from '../../src/data/index.js';
-import { tempDir } from './fixtures.js';
-
-async function rejection(p: Promise<unknown>): Promise<DataError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, but the promise resolved');
-}
+import { loadDataset, loadTrainTest, readImageFolder } from '../../src/data/index.js';
+import { tempDir, rejection } from './fixtures.js';
 
 type Pixel = (y: number, x: number) => [number, number, number];
 

@@ -5,27 +5,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../src/runtime/random.js';
 import {
   countPerClass,
-  DataError,
   FASHION_MNIST_CLASSES,
   fashionSliceDir,
   loadDataset,
   loadTrainTest,
   readIdxDataset,
 } from '../../src/data/index.js';
-import { idxBytes, tempDir, writeIdxSplit } from './fixtures.js';
+import { idxBytes, tempDir, writeIdxSplit, rejection } from './fixtures.js';
 
 const FULL = '/usr/share/datasets/fashion-mnist';
 const FULL_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-
-async function rejection(p: Promise<unknown>): Promise<DataError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, but the promise resolved');
-}
 
 describe('full Fashion-MNIST', () => {
   beforeAll(() => {

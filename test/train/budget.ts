@@ -1,3 +1,7 @@
+import { initBackend } from '../../src/runtime/index.js';
+import { loadTrainTest } from '../../src/data/index.js';
+import type { Dataset } from '../../src/data/index.js';
+
 /** The short training budget of the "methods learn" tests: resnet8 on part of the bundled Fashion-MNIST slice. */
 export const LEARNING_BUDGET = {
   limit: 1280,
@@ -8,3 +12,9 @@ export const LEARNING_BUDGET = {
 
 /** "Well above chance": at least this multiple of the 10% a guess gets. */
 export const CHANCE_MULTIPLE = 3;
+
+/** wasm, and the budget's training and test images of the bundled Fashion-MNIST slice. */
+export async function learningData(): Promise<{ train: Dataset; test: Dataset }> {
+  await initBackend('wasm');
+  return loadTrainTest('fashion-mnist-slice', { limit: LEARNING_BUDGET.limit, testLimit: LEARNING_BUDGET.testLimit });
+}

@@ -1,18 +1,15 @@
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/runtime/index.js';
-import { loadTrainTest } from '../../src/data/index.js';
 import type { Dataset } from '../../src/data/index.js';
 import type { Teacher } from '../../src/teacher/index.js';
 import { distill } from '../../src/train/index.js';
-import { LEARNING_BUDGET, CHANCE_MULTIPLE } from './budget.js';
+import { LEARNING_BUDGET, CHANCE_MULTIPLE, learningData } from './budget.js';
 import { plainLayersTeacher, teacherWithHeads } from './teacher-fixture.js';
 
 let data: { train: Dataset; test: Dataset };
 let teacher: Teacher;
 
 beforeAll(async () => {
-  await initBackend('wasm');
-  data = await loadTrainTest('fashion-mnist-slice', { limit: LEARNING_BUDGET.limit, testLimit: LEARNING_BUDGET.testLimit });
+  data = await learningData();
   teacher = await teacherWithHeads();
 });
 afterAll(() => teacher.dispose());

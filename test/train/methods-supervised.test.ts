@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/runtime/index.js';
 import { loadTrainTest } from '../../src/data/index.js';
 import type { Dataset } from '../../src/data/index.js';
 import { train } from '../../src/train/index.js';
-import { LEARNING_BUDGET, CHANCE_MULTIPLE } from './budget.js';
+import { LEARNING_BUDGET, CHANCE_MULTIPLE, learningData } from './budget.js';
 
 let data: { train: Dataset; test: Dataset };
 
 beforeAll(async () => {
-  await initBackend('wasm');
-  data = await loadTrainTest('fashion-mnist-slice', { limit: LEARNING_BUDGET.limit, testLimit: LEARNING_BUDGET.testLimit });
+  data = await learningData();
 });
 
 describe('teacher-free methods learn Fashion-MNIST within a short budget', () => {
