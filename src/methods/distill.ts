@@ -181,6 +181,8 @@ export const crd: MethodRecipe = {
       numNegatives: numberOption(o, 'negatives'),
       temperature: numberOption(o, 'temperature'),
       momentum: numberOption(o, 'momentum'),
+      // RepDistiller's CIFAR sampler ('exact' mode) draws negatives from other classes than the anchor's.
+      ...(setup.sampleLabels ? { sampleLabels: setup.sampleLabels } : {}),
       rng: setup.rng,
     });
     const rng = setup.rng;

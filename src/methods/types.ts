@@ -44,6 +44,8 @@ export interface MethodSetup {
   readonly numClasses: number;
   /** Training-set size (memory banks). */
   readonly numSamples: number;
+  /** Class of every training sample, when all are labelled (CRD draws negatives from other classes). */
+  readonly sampleLabels?: Int32Array;
   /** The recipe's defaults merged with the user's overrides. */
   readonly options: MethodOptions;
   /** Seeded source for the method's own parts (initialisers, negatives). */

@@ -261,6 +261,8 @@ async function run(
       teacher,
       numClasses,
       numSamples: train.size,
+      // Labels of unlabelled images must not steer anything, so semi-supervised runs give none.
+      ...(train.labeled ? {} : { sampleLabels: train.labels }),
       options: methodOptions,
       rng: methodRng,
     });
