@@ -25,8 +25,8 @@ export { fileSystemHandler, loadLayersModelFromDir, ModelFileError } from './io/
 export { matchStages } from './align/index.js';
 export { getMethod, listMethods, resolveMethodOptions, MethodError } from './methods/index.js';
 export type { MethodRecipe, MethodRun, MethodSetup, StepContext, MethodNeeds } from './methods/index.js';
-export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, learningRate } from './train/index.js';
-export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics } from './train/index.js';
+export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, learningRate, resolveHyperparameters } from './train/index.js';
+export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics, ResolvedHyperparameters } from './train/index.js';
 export {
   benchmarkStep,
   measureLatency,

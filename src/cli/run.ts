@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { distill, train } from '../train/index.js';
+import { distill, resolveHyperparameters, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
 import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { buildModel, listModels } from '../models/index.js';
@@ -167,7 +167,9 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       methodOptions,
       needs: needsOf(recipe, methodOptions),
       backend: str(o, 'backend') ?? 'auto',
-      recipeDefaults: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions' && k !== 'out'),
+      // What the run will use: the given values, the reference recipe's for the rest.
+      ...resolveHyperparameters(kind, base, modelName),
+      fromRecipe: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions' && k !== 'out'),
     };
     out.result(resolved, () => JSON.stringify(resolved, null, 2));
     return EXIT_OK;

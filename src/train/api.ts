@@ -138,7 +138,7 @@ function positive(name: string, v: number | undefined, integer: boolean): void {
   }
 }
 
-function validate(o: RunOptions): void {
+function validate(o: Omit<RunOptions, 'data'>): void {
   positive('epochs', o.epochs, true);
   positive('batchSize', o.batchSize, true);
   positive('lr', o.lr, false);
@@ -153,7 +153,7 @@ function validate(o: RunOptions): void {
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ConfigError(`seed must be an integer, got ${o.seed}`);
 }
 
-function resolveSchedule(o: RunOptions, recipe: Recipe, epochs: number): ScheduleConfig {
+function resolveSchedule(o: Omit<RunOptions, 'data'>, recipe: Recipe, epochs: number): ScheduleConfig {
   const kind = o.schedule ?? 'multistep';
   if (kind === 'cosine') return { kind: 'cosine' };
   if (kind === 'constant') return { kind: 'constant' };
@@ -178,6 +178,44 @@ async function loadData(o: RunOptions, rng: Random): Promise<{ train: Dataset; t
   return { ...loaded, train: appendUnlabeled(loaded.train, extra) };
 }
 
+/** The training hyperparameters a run will use: the given ones, the reference recipe's for the rest. */
+export interface ResolvedHyperparameters {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly schedule: ScheduleConfig;
+  readonly warmupEpochs: number;
+  readonly seed: number;
+}
+
+/**
+ * Resolve a run's hyperparameters without running it (what `--dry-run` prints): `train` follows the CDS teacher
+ * recipe, `distill` the CIFAR-100 benchmark's (lr 0.01 for MobileNetV2/ShuffleNet students); milestones scale to the
+ * number of epochs unless given.
+ */
+export function resolveHyperparameters(
+  kind: 'train' | 'distill',
+  o: Omit<RunOptions, 'data'>,
+  modelName: string,
+): ResolvedHyperparameters {
+  validate(o);
+  const recipe = kind === 'train' ? TRAIN_RECIPE : DISTILL_RECIPE;
+  const small = SMALL_LR_STUDENTS.has(modelName.toLowerCase().replace(/[-_]/g, ''));
+  const epochs = o.epochs ?? recipe.epochs;
+  return {
+    epochs,
+    batchSize: o.batchSize ?? recipe.batchSize,
+    lr: o.lr ?? (kind === 'distill' && small ? 0.01 : recipe.lr),
+    momentum: o.momentum ?? 0.9,
+    weightDecay: o.weightDecay ?? 5e-4,
+    schedule: resolveSchedule(o, recipe, epochs),
+    warmupEpochs: o.warmupEpochs ?? 0,
+    seed: o.seed ?? 0,
+  };
+}
+
 interface Prepared {
   readonly recipe: MethodRecipe;
   readonly methodOptions: MethodOptions;
@@ -195,7 +233,6 @@ async function run(
   o: RunOptions,
   modelName: string,
   methodName: string,
-  recipeDefaults: Recipe,
   teacherSource: DistillOptions['teacher'] | undefined,
   teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode'>,
 ): Promise<RunResult> {
@@ -237,16 +274,14 @@ async function run(
     }
   }
 
-  const small = SMALL_LR_STUDENTS.has(modelName.toLowerCase().replace(/[-_]/g, ''));
-  const epochs = o.epochs ?? recipeDefaults.epochs;
-  const lr = o.lr ?? (kind === 'distill' && small ? 0.01 : recipeDefaults.lr);
-  const batchSize = o.batchSize ?? recipeDefaults.batchSize;
+  const hyper = resolveHyperparameters(kind, o, modelName);
+  const { epochs, lr, batchSize } = hyper;
   const optimizer = {
     lr,
-    momentum: o.momentum ?? 0.9,
-    weightDecay: o.weightDecay ?? 5e-4,
-    schedule: resolveSchedule(o, recipeDefaults, epochs),
-    warmupEpochs: o.warmupEpochs ?? 0,
+    momentum: hyper.momentum,
+    weightDecay: hyper.weightDecay,
+    schedule: hyper.schedule,
+    warmupEpochs: hyper.warmupEpochs,
   };
 
   const makeStudent = (): Student => {
@@ -339,10 +374,10 @@ async function run(
 
 /** Train a zoo model with a method that needs no teacher (ce, ds, ds-kl, cds, cds-simclr): teachers and ablations. */
 export async function train(options: TrainOptions): Promise<RunResult> {
-  return run('train', options, options.model, options.method ?? 'cds', TRAIN_RECIPE, undefined, {});
+  return run('train', options, options.model, options.method ?? 'cds', undefined, {});
 }
 
 /** Distil a zoo student from a frozen teacher with any method (default cds-kd). */
 export async function distill(options: DistillOptions): Promise<RunResult> {
-  return run('distill', options, options.student, options.method ?? 'cds-kd', DISTILL_RECIPE, options.teacher, options);
+  return run('distill', options, options.student, options.method ?? 'cds-kd', options.teacher, options);
 }

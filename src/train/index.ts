@@ -1,5 +1,5 @@
-export { train, distill, ConfigError } from './api.js';
-export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig } from './api.js';
+export { train, distill, ConfigError, resolveHyperparameters } from './api.js';
+export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig, ResolvedHyperparameters } from './api.js';
 export { fit, TrainingDivergedError } from './fit.js';
 export type { FitOptions, FitResult, EpochMetrics, StepProgress, OptimizerConfig, TeacherModel } from './fit.js';
 export { evaluate } from './evaluate.js';

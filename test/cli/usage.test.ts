@@ -131,8 +131,10 @@ describe('--config and --dry-run', () => {
       needs: { teacher: false, views: 2, heads: 'projection' },
       backend: 'auto',
     });
-    expect(c['recipeDefaults']).toContain('momentum');
-    expect(c['recipeDefaults']).not.toContain('epochs');
+    expect(c['fromRecipe']).toContain('momentum');
+    expect(c['fromRecipe']).not.toContain('epochs');
+    // The recipe's values themselves: the CDS teacher recipe's momentum and decay, milestones scaled to 3 epochs.
+    expect(c).toMatchObject({ momentum: 0.9, weightDecay: 5e-4, seed: 0, schedule: { kind: 'multistep', milestones: [1, 2, 3] } });
   });
 
   it('reads JSON config files and refuses unknown keys and bad values', async () => {
