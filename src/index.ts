@@ -27,24 +27,11 @@ export { getMethod, listMethods, resolveMethodOptions, MethodError } from './met
 export type { MethodRecipe, MethodRun, MethodSetup, StepContext, MethodNeeds } from './methods/index.js';
 export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, learningRate, resolveHyperparameters } from './train/index.js';
 export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics, ResolvedHyperparameters } from './train/index.js';
-export {
-  benchmarkStep,
-  measureLatency,
-  evaluateModel,
-  loadModel,
-  exportRun,
-  checkModelFitsData,
-  countModelParams,
-} from './train/benchmark.js';
-export type {
-  BenchmarkStepOptions,
-  BenchmarkResult,
-  LatencyOptions,
-  LoadedModel,
-  EvaluateModelOptions,
-  ModelEvaluation,
-  ExportRunOptions,
-  ExportRunResult,
-} from './train/benchmark.js';
+export { benchmarkStep } from './train/benchmark.js';
+export type { BenchmarkStepOptions, BenchmarkResult } from './train/benchmark.js';
+export { measureLatency, evaluateModel, loadModel, checkModelFitsData, countModelParams } from './train/saved-models.js';
+export type { LatencyOptions, LoadedModel, EvaluateModelOptions, ModelEvaluation } from './train/saved-models.js';
+export { exportRun } from './train/export-run.js';
+export type { ExportRunOptions, ExportRunResult } from './train/export-run.js';
 export { makeSynthetic } from './data/index.js';
 export { compare, planCompare, collectCompare, evaluateTeacher, CompareError, DEFAULT_METHODS, type CompareOptions, type CompareRunOptions, type PlanOptions, type PlanLine, type CollectOptions, type CompareEvent, type CompareReport, type CompareSetup, type MethodRow, type RunSummary, type TeacherFigures, type Stat, type ReportFiles, type MissingRun } from './report/index.js';

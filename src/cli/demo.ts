@@ -9,7 +9,7 @@ import { loadTrainTest, packageRoot } from '../data/index.js';
 import { loadTeacher } from '../teacher/index.js';
 import { distill, evaluate } from '../train/index.js';
 import type { ClassificationMetrics } from '../train/index.js';
-import { countModelParams, measureLatency } from '../train/benchmark.js';
+import { countModelParams, measureLatency } from '../train/saved-models.js';
 import { addRuntimeOptions, CliError, count, examples, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
 import { Progress } from './progress.js';
 

@@ -1,6 +1,6 @@
 /** `cds-distill eval`: accuracy, calibration, size and latency of a saved model or run on a dataset. */
 import { Command } from 'commander';
-import { evaluateModel } from '../train/benchmark.js';
+import { evaluateModel } from '../train/saved-models.js';
 import { addRuntimeOptions, examples, nonNegativeInt, Output, pct, positiveInt, startBackend, table, count } from './common.js';
 
 export function registerEval(program: Command, exit: (code: number) => void): void {

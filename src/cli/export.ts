@@ -1,7 +1,7 @@
 /** `cds-distill export`: a run's student as a bare tfjs LayersModel directory (no heads). */
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { exportRun } from '../train/benchmark.js';
+import { exportRun } from '../train/export-run.js';
 import { addRuntimeOptions, count, examples, Output, startBackend } from './common.js';
 
 export function registerExport(program: Command, exit: (code: number) => void): void {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { buildModel, inspect, listModels } from '../models/index.js';
 import type { ModelInspection } from '../models/index.js';
-import { loadModel } from '../train/benchmark.js';
+import { loadModel } from '../train/saved-models.js';
 import { addRuntimeOptions, CliError, count, examples, Output, positiveInt, shape3, startBackend, table } from './common.js';
 
 function shapeText(s: readonly (number | null)[]): string {

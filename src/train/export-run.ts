@@ -1,0 +1,61 @@
+/** `exportRun`: a run directory -> the bare student a user ships (no heads, no auxiliary classifiers). */
+import * as path from 'node:path';
+import { BUNDLE_FILE, exportStudent, loadStudentBundle } from '../student/index.js';
+import type { ExportResult } from '../student/index.js';
+import { ModelFileError } from '../io/index.js';
+import { ConfigError } from './api.js';
+import { kindOf } from './saved-models.js';
+
+export interface ExportRunOptions {
+  /** 'best' (default): the run's best/ bundle (falls back to the last checkpoint); 'last': checkpoint/student. */
+  readonly from?: 'best' | 'last';
+}
+
+export interface ExportRunResult extends ExportResult {
+  /** The bundle the student came from. */
+  readonly source: string;
+  readonly model: string;
+  /** Trainable parameters of the exported model. */
+  readonly params: number;
+  /** What bundle.json's meta says (epoch, top1 for best/). */
+  readonly meta: Readonly<Record<string, unknown>>;
+}
+
+/** Write a run's student (its best/ or last checkpoint bundle) as a bare tfjs LayersModel (no heads) into `outDir`. */
+export async function exportRun(runDir: string, outDir: string, options: ExportRunOptions = {}): Promise<ExportRunResult> {
+  const abs = path.resolve(runDir);
+  if ((await kindOf(abs)) !== 'dir') {
+    throw new ModelFileError(abs, `${abs} is not a directory (expected a run directory written by train/distill, or a student bundle)`);
+  }
+  const from = options.from ?? 'best';
+  if (from !== 'best' && from !== 'last') throw new ConfigError(`from must be 'best' or 'last', got ${String(from)}`);
+  const order = from === 'best' ? ['', 'best', path.join('checkpoint', 'student')] : ['', path.join('checkpoint', 'student'), 'best'];
+  let bundleDir: string | undefined;
+  for (const sub of order) {
+    const dir = path.join(abs, sub);
+    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') {
+      bundleDir = dir;
+      break;
+    }
+  }
+  if (bundleDir === undefined) {
+    throw new ModelFileError(
+      abs,
+      `${abs} holds no student bundle: looked for best/${BUNDLE_FILE} and checkpoint/student/${BUNDLE_FILE} ` +
+        `(a run directory written by train/distill with --out) and ${BUNDLE_FILE} (a bundle directory)`,
+    );
+  }
+  const student = await loadStudentBundle(bundleDir);
+  try {
+    const result = await exportStudent(student, outDir);
+    return {
+      ...result,
+      source: bundleDir,
+      model: student.name,
+      params: student.countParams().backbone,
+      meta: student.meta,
+    };
+  } finally {
+    student.dispose();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Saved models as users hand them over (a run directory, a bundle, a model directory or model.json): loading, size,
+ * inference latency, and accuracy/calibration on a dataset (`evaluateModel`). Nothing here prints.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { tf } from '../runtime/tf.js';
+import { backendReport } from '../runtime/index.js';
+import { loadDataset } from '../data/index.js';
+import type { Dataset } from '../data/index.js';
+import { BUNDLE_FILE, loadStudentBundle } from '../student/index.js';
+import type { Student } from '../student/index.js';
+import { loadLayersModelFromDir, ModelFileError } from '../io/index.js';
+import { ConfigError } from './api.js';
+import type { RunConfig } from './api.js';
+import { evaluate } from './evaluate.js';
+import type { ClassificationMetrics } from './metrics.js';
+
+/** The median of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Parameters of a model as the CIFAR tables count them: every weight but BatchNorm's moving statistics, trainable or
+ * not (a frozen teacher's weights count too).
+ */
+export function countModelParams(model: tf.LayersModel): number {
+  return model.weights
+    .filter((w) => !/moving_(mean|variance)/.test(w.originalName))
+    .reduce((s, w) => s + w.shape.reduce<number>((a, d) => a * (d ?? 1), 1), 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Inference latency
+
+export interface LatencyOptions {
+  /** Images per call. Default 1 (latency of one image). */
+  readonly batchSize?: number;
+  /** Timed calls. Default 20. */
+  readonly runs?: number;
+  /** Untimed calls first. Default 3. */
+  readonly warmup?: number;
+}
+
+/** Median milliseconds per image of `model.predict` (inference mode) on random inputs, results read back. */
+export function measureLatency(model: tf.LayersModel, options: LatencyOptions = {}): number {
+  const batch = options.batchSize ?? 1;
+  const runs = options.runs ?? 20;
+  const warmup = options.warmup ?? 3;
+  const shape = model.inputs[0]!.shape.slice(1).map((d) => d ?? 1);
+  const x = tf.randomNormal([batch, ...shape]);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < warmup + runs; i++) {
+      const t0 = performance.now();
+      const out = model.predict(x) as tf.Tensor | tf.Tensor[];
+      const outs = Array.isArray(out) ? out : [out];
+      outs[outs.length - 1]!.dataSync();
+      tf.dispose(outs);
+      if (i >= warmup) times.push((performance.now() - t0) / batch);
+    }
+  } finally {
+    x.dispose();
+  }
+  return median(times);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Saved models and runs
+
+export async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
+  try {
+    return (await stat(p)).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a student bundle sits in a run directory, in order of preference (the best model first). */
+const BUNDLE_PLACES = ['', 'best', path.join('checkpoint', 'student'), 'checkpoint'];
+
+export interface LoadedModel {
+  /** input -> logits, inference mode. */
+  readonly model: tf.LayersModel;
+  /** 'bundle': a student bundle (a run's best/ or checkpoint); 'layers': a plain tfjs LayersModel. */
+  readonly kind: 'bundle' | 'layers';
+  /** The file or directory the weights came from. */
+  readonly source: string;
+  /** The run's config.json, when the path is a run directory. */
+  readonly runConfig?: RunConfig;
+  /** The student with its heads, for a bundle. */
+  readonly student?: Student;
+  dispose(): void;
+}
+
+/**
+ * Load a model to evaluate: a run directory (its best/ bundle, else checkpoint/student, else its exported student/),
+ * a student bundle directory, a model directory or a model.json. A missing path or a directory without a model is a
+ * ModelFileError saying what was looked for.
+ */
+export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
+  const abs = path.resolve(pathOrRun);
+  const kind = await kindOf(abs);
+  if (kind === undefined) {
+    throw new ModelFileError(abs, `${abs} does not exist (expected a run directory, a student bundle directory, a model directory or a model.json)`);
+  }
+  let runConfig: RunConfig | undefined;
+  if (kind === 'dir' && (await kindOf(path.join(abs, 'config.json'))) === 'file') {
+    try {
+      runConfig = JSON.parse(await readFile(path.join(abs, 'config.json'), 'utf8')) as RunConfig;
+    } catch {
+      runConfig = undefined;
+    }
+  }
+  const fromBundle = async (dir: string): Promise<LoadedModel> => {
+    const student = await loadStudentBundle(dir);
+    return { model: student.inferenceModel(), kind: 'bundle', source: dir, student, runConfig, dispose: () => student.dispose() };
+  };
+  const fromLayers = async (file: string): Promise<LoadedModel> => {
+    const model = await loadLayersModelFromDir(file);
+    return { model, kind: 'layers', source: file, runConfig, dispose: () => model.dispose() };
+  };
+  if (kind === 'file') return path.basename(abs) === BUNDLE_FILE ? fromBundle(path.dirname(abs)) : fromLayers(abs);
+  for (const sub of BUNDLE_PLACES) {
+    const dir = path.join(abs, sub);
+    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') return fromBundle(dir);
+  }
+  for (const sub of ['', 'student']) {
+    const file = path.join(abs, sub, 'model.json');
+    if ((await kindOf(file)) === 'file') return fromLayers(file);
+  }
+  throw new ModelFileError(
+    abs,
+    `${abs} holds no model: looked for ${BUNDLE_FILE} (a student bundle) in it, best/, checkpoint/student/ and ` +
+      `checkpoint/ (a run directory), and for model.json in it and student/`,
+  );
+}
+
+export interface EvaluateModelOptions {
+  /** Test images to use (stratified). Default: all. */
+  readonly limit?: number;
+  /** Default 256. */
+  readonly batchSize?: number;
+  /** Timed single-image calls for the latency. Default 20; 0 skips the latency. */
+  readonly latencyRuns?: number;
+}
+
+export interface ModelEvaluation {
+  readonly source: string;
+  readonly kind: 'bundle' | 'layers';
+  readonly data: string;
+  readonly metrics: ClassificationMetrics;
+  /** Trainable parameters of the bare model (input -> logits). */
+  readonly params: number;
+  /** Median milliseconds per image at batch 1 (undefined when latencyRuns = 0). */
+  readonly latencyMs?: number;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly backend: string;
+}
+
+/** Check that a model fits a dataset: same input shape and class count. */
+export function checkModelFitsData(model: tf.LayersModel, data: Dataset, what: string): void {
+  const shape = model.inputs[0]!.shape.slice(1);
+  if (shape.length !== 3 || shape.some((d, i) => d != null && d !== data.inputShape[i])) {
+    throw new ConfigError(
+      `${what} takes ${shape.map((d) => d ?? '?').join('x')} inputs but ${data.name} images are ${data.inputShape.join('x')}; ` +
+        `evaluate it on data of its input shape`,
+    );
+  }
+  const outs = model.outputs;
+  const classes = outs[outs.length - 1]!.shape[1];
+  if (classes !== data.classNames.length) {
+    throw new ConfigError(
+      `${what} predicts ${classes} classes but ${data.name} has ${data.classNames.length}; evaluate it on the dataset it was trained for`,
+    );
+  }
+}
+
+/**
+ * Top-1/top-5, ECE and NLL on the test split, parameters and latency per image of a saved model or run. `data`: a
+ * dataset spec or a loaded test split; default (for a run directory) the run's own data spec.
+ */
+export async function evaluateModel(
+  pathOrRun: string,
+  data?: string | Dataset,
+  options: EvaluateModelOptions = {},
+): Promise<ModelEvaluation> {
+  const loaded = await loadModel(pathOrRun);
+  try {
+    const spec = data ?? loaded.runConfig?.data;
+    if (spec === undefined) {
+      throw new ConfigError(`${pathOrRun} is not a run directory: say which data to evaluate on (e.g. --data fashion-mnist)`);
+    }
+    if (typeof spec === 'string' && spec.endsWith('(in memory)')) {
+      throw new ConfigError(`the run ${pathOrRun} was trained on in-memory data: say which data to evaluate on`);
+    }
+    const test = typeof spec === 'string' ? await loadDataset(spec, { split: 'test', limit: options.limit }) : spec;
+    checkModelFitsData(loaded.model, test, `the model ${loaded.source}`);
+    const metrics = evaluate(loaded.model, test, { batchSize: options.batchSize ?? 256, limit: typeof spec === 'string' ? undefined : options.limit });
+    const runs = options.latencyRuns ?? 20;
+    const latencyMs = runs > 0 ? measureLatency(loaded.model, { runs }) : undefined;
+    return {
+      source: loaded.source,
+      kind: loaded.kind,
+      data: typeof spec === 'string' ? spec : `${spec.name} (in memory)`,
+      metrics,
+      params: countModelParams(loaded.model),
+      ...(latencyMs !== undefined ? { latencyMs } : {}),
+      inputShape: [...test.inputShape],
+      numClasses: test.classNames.length,
+      backend: backendReport()?.backend ?? tf.getBackend(),
+    };
+  } finally {
+    loaded.dispose();
+  }
+}
