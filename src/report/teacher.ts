@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Batcher, disposeBatch, loadTrainTest } from '../data/index.js';
 import { loadTeacher } from '../teacher/index.js';
-import { resolveTeacherPath } from '../teacher/teacher.js';
+import { resolveTeacherPath } from '../teacher/index.js';
 import { MetricsAccumulator } from '../train/index.js';
 import { countModelParams } from './runs.js';
 

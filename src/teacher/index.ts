@@ -1,2 +1,4 @@
-export { Teacher, TeacherError, findStageLayers, freezeLayersModel, loadTeacher, resolveTeacherPath, RUN_BUNDLE_DIRS } from './teacher.js';
+export { Teacher, TeacherError, freezeLayersModel } from './teacher.js';
 export type { LoadTeacherOptions, TeacherKind, TeacherOutputs } from './teacher.js';
+export { findStageLayers } from './from-layers.js';
+export { loadTeacher, resolveTeacherPath, RUN_BUNDLE_DIRS } from './load.js';

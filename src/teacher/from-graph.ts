@@ -1,0 +1,116 @@
+/** (c) A tfjs GraphModel as a teacher: stage, pooled and logits nodes by name. */
+import { tf } from '../runtime/tf.js';
+import type { InputShape } from '../models/types.js';
+import { checkClasses, Teacher, TeacherError } from './teacher.js';
+import type { LoadTeacherOptions } from './teacher.js';
+
+interface GraphNodeJSON {
+  name?: string;
+  op?: string;
+}
+
+function graphNodes(model: tf.GraphModel, topology: unknown): GraphNodeJSON[] {
+  const fromTopology = (topology as { node?: GraphNodeJSON[] } | undefined)?.node;
+  if (Array.isArray(fromTopology)) return fromTopology;
+  const internal = model as unknown as { artifacts?: { modelTopology?: { node?: GraphNodeJSON[] } } };
+  return internal.artifacts?.modelTopology?.node ?? [];
+}
+
+function baseNodeName(name: string): string {
+  return name.replace(/:\d+$/, '');
+}
+
+const FEATURE_OPS = new Set(['Relu', 'Relu6', 'Conv2D', '_FusedConv2D', 'FusedBatchNorm', 'FusedBatchNormV3', 'Add',
+  'AddV2', 'MaxPool', 'AvgPool', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', 'BiasAdd']);
+
+function suggestNodes(nodes: GraphNodeJSON[], missing: string): string {
+  const names = nodes.filter((n) => FEATURE_OPS.has(n.op ?? '')).map((n) => n.name ?? '');
+  const all = names.length > 0 ? names : nodes.map((n) => n.name ?? '');
+  const near = all.filter((n) => n.toLowerCase().includes(missing.toLowerCase()));
+  const pick = [...new Set([...near, ...all])].slice(0, 8);
+  return `${pick.join(', ')}${all.length > pick.length ? `, ... (${all.length} nodes)` : ''}`;
+}
+
+export function teacherFromGraphModel(
+  model: tf.GraphModel,
+  topology: unknown,
+  source: string,
+  options: LoadTeacherOptions,
+  owned: boolean,
+): Teacher {
+  const nodes = graphNodes(model, topology);
+  const names = new Set(nodes.map((n) => n.name ?? ''));
+  const check = (name: string, what: string): string => {
+    if (names.size > 0 && !names.has(baseNodeName(name))) {
+      throw new TeacherError(`${what} "${name}" is not a node of ${source}; valid node names include: ` +
+        `${suggestNodes(nodes, baseNodeName(name))}`);
+    }
+    return name;
+  };
+  if (options.stageNodes == null || options.stageNodes.length === 0) {
+    throw new TeacherError(`teacher ${source} is a GraphModel: pass options.stageNodes (the node names of its stage ` +
+      `features); candidates: ${suggestNodes(nodes, '')}`);
+  }
+  const stageNodes = options.stageNodes.map((n) => check(n, 'stage node'));
+  const logitsNode = check(options.logitsNode ?? model.outputNodes[model.outputNodes.length - 1]!, 'logits node');
+  const pooledNode = options.pooledNode != null ? check(options.pooledNode, 'pooled node') : undefined;
+  if (model.inputs.length !== 1) {
+    throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);
+  }
+  const inputInfo = model.inputs[0]!;
+  const declared = inputInfo.shape?.slice(1);
+  const inputShape = options.inputShape ??
+    (declared != null && declared.length === 3 && declared.every((d) => d > 0) ? declared as unknown as InputShape : undefined);
+  if (inputShape == null) {
+    throw new TeacherError(`teacher ${source}: the input "${inputInfo.name}" has shape ${JSON.stringify(inputInfo.shape)} ` +
+      `(expected [batch, H, W, C] with known H, W, C); pass options.inputShape`);
+  }
+  const fetch = [...stageNodes, ...(pooledNode != null ? [pooledNode] : []), logitsNode];
+  const nf = stageNodes.length;
+  const execute = (x: tf.Tensor4D): tf.Tensor[] => {
+    const outs = model.execute({ [inputInfo.name]: x }, fetch) as tf.Tensor | tf.Tensor[];
+    return Array.isArray(outs) ? outs : [outs];
+  };
+  const run = (x: tf.Tensor4D): tf.Tensor[] => {
+    const list = execute(x);
+    const features = list.slice(0, nf);
+    const pooled = pooledNode != null ? list[nf]! : tf.mean(features[nf - 1]!, [1, 2]);
+    return [...features, pooled, list[list.length - 1]!];
+  };
+  // One probe pass to learn the shapes (and check ranks) before anything trains against them.
+  const raw = tf.tidy(() => execute(tf.zeros([1, ...inputShape]) as tf.Tensor4D).map((t) => t.shape));
+  const probe = [...raw.slice(0, nf), pooledNode != null ? raw[nf]! : [1, raw[nf - 1]![3] ?? 0], raw[raw.length - 1]!];
+  probe.slice(0, nf).forEach((s, i) => {
+    if (s.length !== 4) {
+      throw new TeacherError(`stage node "${stageNodes[i]}" of ${source} has shape ${JSON.stringify(s)} ` +
+        `(expected a spatial feature [batch, H, W, C]); valid node names include: ${suggestNodes(nodes, '')}`);
+    }
+  });
+  const pooledShape = probe[nf]!;
+  const logitsShape = probe[nf + 1]!;
+  if (pooledShape.length !== 2) {
+    throw new TeacherError(`pooled node "${pooledNode}" of ${source} has shape ${JSON.stringify(pooledShape)} (expected [batch, D])`);
+  }
+  if (logitsShape.length !== 2) {
+    throw new TeacherError(`logits node "${logitsNode}" of ${source} has shape ${JSON.stringify(logitsShape)} ` +
+      `(expected [batch, classes]); pass options.logitsNode`);
+  }
+  const numClasses = logitsShape[1]!;
+  checkClasses(numClasses, source, options);
+  return new Teacher({
+    kind: 'graph',
+    source,
+    inputShape: [inputShape[0], inputShape[1], inputShape[2]],
+    numClasses,
+    featureShapes: probe.slice(0, nf).map((s) => [s[1]!, s[2]!, s[3]!] as const),
+    stageIndices: stageNodes.map((_, i) => i),
+    featureNames: stageNodes,
+    pooledDim: pooledShape[1]!,
+    numProjections: 0,
+    runner: {
+      run,
+      weights: () => Object.values(model.weights).flat(),
+      dispose: () => (owned ? model.dispose() : undefined),
+    },
+  });
+}

@@ -1,0 +1,194 @@
+/** (b) A tfjs LayersModel as a teacher: stage layers by name or found automatically, pooled feature, logits. */
+import { tf } from '../runtime/tf.js';
+import type { InputShape } from '../models/types.js';
+import { checkClasses, freezeLayersModel, Teacher, TeacherError } from './teacher.js';
+import type { LoadTeacherOptions } from './teacher.js';
+
+type ST = tf.SymbolicTensor;
+type Shape = (number | null)[];
+
+function isInputLayer(layer: tf.layers.Layer): boolean {
+  return layer.getClassName() === 'InputLayer';
+}
+
+function layerOutputShape(layer: tf.layers.Layer): Shape | undefined {
+  const node = layer.inboundNodes[0];
+  if (node == null) return undefined;
+  const shapes = node.outputShapes;
+  return Array.isArray(shapes[0]) ? (shapes as Shape[])[0] : (shapes as Shape);
+}
+
+function isSpatial(shape: Shape | undefined): shape is Shape {
+  return shape != null && shape.length === 4;
+}
+
+/** True when going from size a to size b halves it (or more): a stride-2 conv/pool, not a 'valid' 3x3 trim. */
+function halves(a: number | null, b: number | null): boolean {
+  return a != null && b != null && b < a && 2 * b <= a + 1;
+}
+
+/**
+ * Find stage layers automatically: for every spatial downsampling (a layer whose 4-D input is at least halved in
+ * height or width), the layer producing that input, i.e. the last layer before the downsampling (one per input
+ * resolution, the latest in topological order; model inputs excluded); plus the last layer with a 4-D output.
+ */
+export function findStageLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  const layers = model.layers;
+  const pos = new Map(layers.map((l, i) => [l, i] as const));
+  const byResolution = new Map<string, tf.layers.Layer>();
+  for (const layer of layers) {
+    if (isInputLayer(layer)) continue;
+    const node = layer.inboundNodes[0];
+    if (node == null) continue;
+    const out = layerOutputShape(layer);
+    if (!isSpatial(out)) continue;
+    for (const t of node.inputTensors) {
+      const s = t.shape;
+      if (s.length !== 4) continue;
+      if (!halves(s[1] ?? null, out[1] ?? null) && !halves(s[2] ?? null, out[2] ?? null)) continue;
+      const src = t.sourceLayer;
+      if (isInputLayer(src)) continue;
+      const key = `${s[1]}x${s[2]}`;
+      const prev = byResolution.get(key);
+      if (prev == null || (pos.get(src) ?? -1) > (pos.get(prev) ?? -1)) byResolution.set(key, src);
+    }
+  }
+  const taps = [...byResolution.values()];
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i]!;
+    if (!isInputLayer(l) && isSpatial(layerOutputShape(l))) {
+      if (!taps.includes(l)) taps.push(l);
+      break;
+    }
+  }
+  return taps.sort((a, b) => (pos.get(a) ?? 0) - (pos.get(b) ?? 0));
+}
+
+function suggestLayers(model: tf.LayersModel, missing: string): string {
+  const spatial = model.layers.filter((l) => !isInputLayer(l) && isSpatial(layerOutputShape(l))).map((l) => l.name);
+  const all = spatial.length > 0 ? spatial : model.layers.map((l) => l.name);
+  const near = all.filter((n) => n.toLowerCase().includes(missing.toLowerCase()) || missing.toLowerCase().includes(n.toLowerCase()));
+  const pick = [...new Set([...near, ...all])].slice(0, 8);
+  return `${pick.join(', ')}${all.length > pick.length ? `, ... (${all.length} ${spatial.length > 0 ? 'spatial ' : ''}layers)` : ''}`;
+}
+
+function getLayer(model: tf.LayersModel, name: string, what: string, source: string): tf.layers.Layer {
+  const layer = model.layers.find((l) => l.name === name);
+  if (layer == null) {
+    throw new TeacherError(`${what} "${name}" is not a layer of ${source}; valid layer names include: ` +
+      `${suggestLayers(model, name)}`);
+  }
+  return layer;
+}
+
+function layerOutput(layer: tf.layers.Layer): ST {
+  const node = layer.inboundNodes[0];
+  if (node == null || node.outputTensors.length === 0) throw new TeacherError(`layer "${layer.name}" has no output`);
+  return node.outputTensors[0]!;
+}
+
+function activationName(layer: tf.layers.Layer): string | undefined {
+  const cfg = layer.getConfig() as Record<string, unknown>;
+  const a = cfg['activation'];
+  return typeof a === 'string' ? a : undefined;
+}
+
+let gapCounter = 0;
+
+/**
+ * The logits of a LayersModel's output layer. A final softmax is looked through, because distillation needs logits:
+ * a Softmax layer or Activation('softmax') -> its input; a Dense with softmax activation -> its pre-activation,
+ * computed in forward from the layer's kernel and bias.
+ */
+function logitsSource(layer: tf.layers.Layer): { tensor: ST; dense?: tf.layers.Layer } {
+  const cls = layer.getClassName();
+  const act = activationName(layer);
+  if (cls === 'Softmax' || (cls === 'Activation' && act === 'softmax')) {
+    return { tensor: layer.inboundNodes[0]!.inputTensors[0]! };
+  }
+  if (cls === 'Dense' && act === 'softmax') return { tensor: layer.inboundNodes[0]!.inputTensors[0]!, dense: layer };
+  return { tensor: layerOutput(layer) };
+}
+
+export function teacherFromLayersModel(model: tf.LayersModel, source: string, options: LoadTeacherOptions, owned: boolean): Teacher {
+  if (model.inputs.length !== 1) {
+    throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);
+  }
+  const inShape = model.inputs[0]!.shape;
+  const inputShape = (options.inputShape ?? inShape.slice(1)) as InputShape;
+  if (inputShape.length !== 3 || !inputShape.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
+    throw new TeacherError(`teacher ${source} has input shape ${JSON.stringify(inShape)} (expected [batch, H, W, C] ` +
+      `with known H, W, C; pass options.inputShape)`);
+  }
+  let stages: tf.layers.Layer[];
+  if (options.stageLayers != null && options.stageLayers.length > 0) {
+    stages = options.stageLayers.map((n) => getLayer(model, n, 'stage layer', source));
+  } else {
+    stages = findStageLayers(model);
+    if (stages.length === 0) {
+      throw new TeacherError(`teacher ${source} has no layer with a 4-D (spatial) output to use as a stage; ` +
+        `pass options.stageLayers`);
+    }
+  }
+  const stageOuts = stages.map((l) => {
+    const t = layerOutput(l);
+    if (t.shape.length !== 4 || t.shape.slice(1).some((d) => d == null)) {
+      throw new TeacherError(`stage layer "${l.name}" of ${source} outputs shape ${JSON.stringify(t.shape)} ` +
+        `(expected a spatial feature [batch, H, W, C]); valid layer names include: ${suggestLayers(model, l.name)}`);
+    }
+    return t;
+  });
+  const logitsLayer = options.logitsLayer != null
+    ? getLayer(model, options.logitsLayer, 'logits layer', source)
+    : model.outputs[model.outputs.length - 1]!.sourceLayer;
+  const logits = logitsSource(logitsLayer);
+  let pooled: ST;
+  if (options.pooledLayer != null) {
+    pooled = layerOutput(getLayer(model, options.pooledLayer, 'pooled layer', source));
+    if (pooled.shape.length !== 2) {
+      throw new TeacherError(`pooled layer "${options.pooledLayer}" of ${source} outputs shape ` +
+        `${JSON.stringify(pooled.shape)} (expected [batch, D])`);
+    }
+  } else {
+    const gap = tf.layers.globalAveragePooling2d({ name: `cds_teacher_gap_${gapCounter++}` });
+    pooled = gap.apply(stageOuts[stageOuts.length - 1]!) as ST;
+  }
+  freezeLayersModel(model);
+  const net = tf.model({ inputs: model.inputs, outputs: [...stageOuts, pooled, logits.tensor] });
+  const dense = logits.dense;
+  const nf = stageOuts.length;
+  const run = (x: tf.Tensor4D): tf.Tensor[] => {
+    const outs = net.apply(x, { training: false }) as tf.Tensor[];
+    if (dense != null) {
+      const [kernel, bias] = dense.getWeights();
+      let z = tf.matMul(outs[nf + 1] as tf.Tensor2D, kernel as tf.Tensor2D);
+      if (bias != null) z = tf.add(z, bias);
+      outs[nf + 1] = z;
+    }
+    return outs;
+  };
+  const numClasses = logits.dense != null
+    ? (layerOutput(logitsLayer).shape[1] ?? 0)
+    : (logits.tensor.shape[logits.tensor.shape.length - 1] ?? 0);
+  if (logits.tensor.shape.length !== 2) {
+    throw new TeacherError(`the logits of ${source} (layer "${logitsLayer.name}") have shape ` +
+      `${JSON.stringify(logits.tensor.shape)} (expected [batch, classes]); pass options.logitsLayer`);
+  }
+  checkClasses(numClasses, source, options);
+  return new Teacher({
+    kind: 'layers',
+    source,
+    inputShape: [inputShape[0]!, inputShape[1]!, inputShape[2]!],
+    numClasses,
+    featureShapes: stageOuts.map((t) => [t.shape[1]!, t.shape[2]!, t.shape[3]!] as const),
+    stageIndices: stageOuts.map((_, i) => i),
+    featureNames: stages.map((l) => l.name),
+    pooledDim: pooled.shape[1] ?? 0,
+    numProjections: 0,
+    runner: {
+      run,
+      weights: () => model.weights.map((w) => w.read()),
+      dispose: () => (owned ? model.dispose() : undefined),
+    },
+  });
+}

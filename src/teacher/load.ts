@@ -1,0 +1,108 @@
+/** `loadTeacher`: a path (bundle, run directory, model.json) or an in-memory model -> a frozen Teacher. */
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { tf } from '../runtime/tf.js';
+import { readModelJSON, resolveModelLocation } from '../io/fs-handler.js';
+import { loadGraphModelFromDir, loadLayersModelFromDir } from '../io/load.js';
+import type { TappedModel } from '../models/types.js';
+import { BUNDLE_FILE, loadStudentBundle } from '../student/bundle.js';
+import { Student, wrapStudent } from '../student/student.js';
+import { teacherFromStudent, Teacher, TeacherError } from './teacher.js';
+import type { LoadTeacherOptions } from './teacher.js';
+import { teacherFromLayersModel } from './from-layers.js';
+import { teacherFromGraphModel } from './from-graph.js';
+
+async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
+  try {
+    const s = await stat(p);
+    return s.isDirectory() ? 'dir' : 'file';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a student bundle may sit, relative to the given directory, in order of preference: the directory itself, a run
+ * directory's best/ (best model so far), its checkpoint/ (a bundle saved there directly, or the checkpoint layout of
+ * src/train: checkpoint/student/), and student/ (for a checkpoint directory given itself; a run's exported student/
+ * has no bundle.json and is not picked).
+ */
+export const RUN_BUNDLE_DIRS: readonly string[] = ['', 'best', 'checkpoint', path.join('checkpoint', 'student'), 'student'];
+
+/** Where a teacher path leads: a bundle directory, or a model JSON file. */
+export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: string; modelFile?: string }> {
+  const abs = path.resolve(p);
+  const kind = await kindOf(abs);
+  if (kind == null) {
+    throw new TeacherError(`teacher path ${abs} does not exist (expected a student bundle or run directory, or a ` +
+      `tfjs model.json)`);
+  }
+  if (kind === 'file') {
+    if (path.basename(abs) === BUNDLE_FILE) return { bundleDir: path.dirname(abs) };
+    return { modelFile: abs };
+  }
+  for (const sub of RUN_BUNDLE_DIRS) {
+    const dir = path.join(abs, sub);
+    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') return { bundleDir: dir };
+  }
+  const modelFile = resolveModelLocation(abs).modelFile;
+  if ((await kindOf(modelFile)) === 'file') return { modelFile };
+  throw new TeacherError(`teacher directory ${abs} holds no model: looked for ${BUNDLE_FILE} (a student bundle), ` +
+    `best/${BUNDLE_FILE}, checkpoint/${BUNDLE_FILE}, checkpoint/student/${BUNDLE_FILE} (a run directory), ` +
+    `student/${BUNDLE_FILE} (a checkpoint directory) and ` +
+    `model.json (a tfjs model)`);
+}
+
+function isGraphModel(m: unknown): m is tf.GraphModel {
+  return m instanceof tf.GraphModel;
+}
+
+/**
+ * Load and freeze a teacher. `pathOrModel`: a bundle or run directory, a model.json (layers or graph format), a
+ * directory with a model.json, or an in-memory Student / TappedModel / tf.LayersModel / tf.GraphModel (frozen in place).
+ * Bad input is refused with a TeacherError (names, classes, paths) or a ModelFileError (the files themselves).
+ */
+export async function loadTeacher(
+  pathOrModel: string | Student | TappedModel | tf.LayersModel | tf.GraphModel,
+  options: LoadTeacherOptions = {},
+): Promise<Teacher> {
+  const memory = '<memory>';
+  if (typeof pathOrModel !== 'string') {
+    if (pathOrModel instanceof Student) return teacherFromStudent(pathOrModel, memory, options, false);
+    if (isGraphModel(pathOrModel)) return teacherFromGraphModel(pathOrModel, undefined, memory, options, false);
+    if (pathOrModel instanceof tf.LayersModel) return teacherFromLayersModel(pathOrModel, memory, options, false);
+    const tapped = pathOrModel as TappedModel;
+    if (tapped.net instanceof tf.LayersModel && Array.isArray(tapped.featureShapes)) {
+      return teacherFromStudent(wrapStudent(tapped, { heads: 'none' }), memory, options, false);
+    }
+    throw new TeacherError('loadTeacher: expected a path, a Student, a TappedModel, a tf.LayersModel or a tf.GraphModel');
+  }
+  const where = await resolveTeacherPath(pathOrModel);
+  if (where.bundleDir != null) {
+    const student = await loadStudentBundle(where.bundleDir);
+    try {
+      return teacherFromStudent(student, where.bundleDir, options, true);
+    } catch (err) {
+      student.dispose();
+      throw err;
+    }
+  }
+  const modelFile = where.modelFile!;
+  const json = await readModelJSON(modelFile);
+  if (json.format === 'graph-model') {
+    const model = await loadGraphModelFromDir(modelFile);
+    try {
+      return teacherFromGraphModel(model, json.modelTopology, modelFile, options, true);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+  const model = await loadLayersModelFromDir(modelFile);
+  try {
+    return teacherFromLayersModel(model, modelFile, options, true);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
