@@ -20,4 +20,18 @@ describe('the built package', () => {
     expect(result.sum).toBe(6);
     expect(result.message).toMatch(/@tensorflow\/tfjs-node-gpu/);
   });
+
+  it('trains convolutions on the default backend without initBackend (the kernels are registered at import)', () => {
+    const script = `
+      import { tf } from 'cds-distill';
+      await tf.ready();
+      const x = tf.randomNormal([2, 8, 8, 3]);
+      const w = tf.randomNormal([3, 3, 3, 4]);
+      const g = tf.grad((f) => tf.conv2d(x, f, 1, 'same').sum())(w);
+      console.log(JSON.stringify({ backend: tf.getBackend(), shape: g.shape, finite: g.isFinite().all().dataSync()[0] }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const result = JSON.parse(out.trim().split('\n').pop()!);
+    expect(result).toEqual({ backend: 'wasm', shape: [3, 3, 3, 4], finite: 1 });
+  });
 });

@@ -3,6 +3,10 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { enableWasmThreads, MAX_WASM_THREADS } from './wasm-threads.js';
 
+// At import, not only in initBackend: a program that never calls initBackend still lands on wasm (tfjs picks the
+// highest-priority registered backend) and must be able to train there. Registering kernels starts no backend.
+registerWasmTrainingKernels();
+
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
