@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { Batcher, standardAugment, twoViews } from '../data/index.js';
-import type { Dataset } from '../data/index.js';
+import type { Batch, Dataset, NormStats } from '../data/index.js';
 import { exportStudent, saveStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
@@ -224,6 +224,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const stepsPerEpoch = Math.min(batcher.numBatches, options.maxStepsPerEpoch ?? Infinity);
   const stats = { mean: train.mean, std: train.std };
   const weightDecay = options.optimizer.weightDecay;
+  const schedule = {
+    baseLr: options.optimizer.lr,
+    epochs,
+    schedule: options.optimizer.schedule,
+    warmupEpochs: options.optimizer.warmupEpochs,
+  };
   let best = state.best;
   let interrupted = false;
 
@@ -244,50 +250,26 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     let steps = state.epochSteps;
     let images = state.epochImages;
     let seconds = state.epochSeconds;
-    let lr = learningRate({ baseLr: options.optimizer.lr, epochs, schedule: options.optimizer.schedule, warmupEpochs: options.optimizer.warmupEpochs }, epoch, 0);
+    let lr = learningRate(schedule, epoch, 0);
 
     while (steps < stepsPerEpoch) {
       const t0 = performance.now();
-      lr = learningRate(
-        { baseLr: options.optimizer.lr, epochs, schedule: options.optimizer.schedule, warmupEpochs: options.optimizer.warmupEpochs },
-        epoch,
-        (steps + 1) / stepsPerEpoch,
-      );
+      lr = learningRate(schedule, epoch, (steps + 1) / stepsPerEpoch);
       optimizer.setLearningRate(lr);
-      const batch = batcher.next();
-      const n = batch.labels.shape[0];
-      const inputs = needs.views === 2 ? twoViews(batch.images, augmentRng, stats) : standardAugment(batch.images, augmentRng, stats);
-      const teacherOut = options.teacher ? options.teacher.forward(inputs) : undefined;
-      const { labels, rows } = stepLabels(batch.labels, batch.labeled);
-      let ctx: StepContext | undefined;
-      let termTensors: Record<string, tf.Scalar> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const out = student.forward(inputs, true);
-        ctx = {
-          student: out,
-          teacher: teacherOut,
-          labels,
-          labeledRows: rows,
-          batchSize: n,
-          sampleIndices: batch.indices,
-          epoch: epoch + 1,
-        };
-        termTensors = method.lossTerms(ctx);
-        const list = Object.values(termTensors);
-        for (const t of list) tf.keep(t);
-        return (list.length === 0 ? tf.scalar(0) : list.length === 1 ? tf.add(list[0]!, 0) : tf.addN(list)) as tf.Scalar;
-      }, variables);
-      const loss = value.dataSync()[0]!;
-      const terms: Record<string, number> = {};
-      for (const [k, t] of Object.entries(termTensors)) terms[k] = t.dataSync()[0]!;
-      tf.dispose(Object.values(termTensors));
-      value.dispose();
-
+      const { loss, terms, images: n } = takeStep({
+        student,
+        method,
+        teacher: options.teacher,
+        views: needs.views,
+        batch: batcher.next(),
+        augmentRng,
+        stats,
+        epoch: epoch + 1,
+        variables,
+        optimizer,
+        weightDecay,
+      });
       if (!Number.isFinite(loss)) {
-        tf.dispose(Object.values(grads));
-        tf.dispose([inputs, batch.images, batch.labels]);
-        if (labels !== batch.labels) labels.dispose();
-        if (teacherOut) disposeTeacherOutputs(teacherOut);
         const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
         throw new TrainingDivergedError(
           `loss is ${loss} at epoch ${epoch + 1}, step ${steps + 1} (terms: ${JSON.stringify(terms)}); ` +
@@ -299,23 +281,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           where,
         );
       }
-
-      const ordered: Record<string, tf.Tensor> = {};
-      tf.tidy(() => {
-        for (const v of variables) {
-          // Every variable gets an entry in the same order each step: the optimizer keys its slots by position.
-          const g = grads[v.name] ?? tf.zerosLike(v);
-          ordered[v.name] = tf.keep(weightDecay !== 0 ? tf.add(g, tf.mul(v, weightDecay)) : g.clone());
-        }
-      });
-      tf.dispose(Object.values(grads));
-      optimizer.applyGradients(ordered as unknown as Parameters<typeof optimizer.applyGradients>[0]);
-      tf.dispose(Object.values(ordered));
-      if (method.afterStep && ctx) method.afterStep(ctx);
-
-      tf.dispose([inputs, batch.images, batch.labels]);
-      if (labels !== batch.labels) labels.dispose();
-      if (teacherOut) disposeTeacherOutputs(teacherOut);
 
       for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
       sums.loss = (sums.loss ?? 0) + loss;
@@ -358,6 +323,74 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   if (runDir && !interrupted) await exportStudent(student, join(runDir, 'student'));
   optimizer.dispose();
   return { epochs: history, best, last: history[history.length - 1], interrupted, student, runDir };
+}
+
+interface StepInputs {
+  readonly student: Student;
+  readonly method: MethodRun;
+  readonly teacher?: TeacherModel;
+  readonly views: 1 | 2;
+  /** Consumed: its tensors are disposed here. */
+  readonly batch: Batch;
+  readonly augmentRng: Random;
+  readonly stats: NormStats;
+  /** 1-based. */
+  readonly epoch: number;
+  readonly variables: readonly tf.Variable[];
+  readonly optimizer: tf.Optimizer;
+  readonly weightDecay: number;
+}
+
+/**
+ * One optimisation step: augment (one or two views), run the frozen teacher outside the tape, let the method name its
+ * loss terms, and apply SGD with weight decay added to the gradient. A non-finite loss updates nothing.
+ */
+function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>; images: number } {
+  const { batch } = a;
+  const n = batch.labels.shape[0];
+  const inputs =
+    a.views === 2 ? twoViews(batch.images, a.augmentRng, a.stats) : standardAugment(batch.images, a.augmentRng, a.stats);
+  const teacherOut = a.teacher ? a.teacher.forward(inputs) : undefined;
+  const { labels, rows } = stepLabels(batch.labels, batch.labeled);
+  let ctx: StepContext | undefined;
+  let termTensors: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    ctx = {
+      student: a.student.forward(inputs, true),
+      teacher: teacherOut,
+      labels,
+      labeledRows: rows,
+      batchSize: n,
+      sampleIndices: batch.indices,
+      epoch: a.epoch,
+    };
+    termTensors = a.method.lossTerms(ctx);
+    const list = Object.values(termTensors);
+    for (const t of list) tf.keep(t);
+    return (list.length === 0 ? tf.scalar(0) : list.length === 1 ? tf.add(list[0]!, 0) : tf.addN(list)) as tf.Scalar;
+  }, [...a.variables]);
+  const loss = value.dataSync()[0]!;
+  const terms: Record<string, number> = {};
+  for (const [k, t] of Object.entries(termTensors)) terms[k] = t.dataSync()[0]!;
+  tf.dispose([value, ...Object.values(termTensors)]);
+
+  if (Number.isFinite(loss)) {
+    const ordered: Record<string, tf.Tensor> = {};
+    tf.tidy(() => {
+      for (const v of a.variables) {
+        // Every variable gets an entry in the same order each step: the optimizer keys its slots by position.
+        const g = grads[v.name] ?? tf.zerosLike(v);
+        ordered[v.name] = tf.keep(a.weightDecay !== 0 ? tf.add(g, tf.mul(v, a.weightDecay)) : g.clone());
+      }
+    });
+    a.optimizer.applyGradients(ordered as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
+    tf.dispose(Object.values(ordered));
+    if (a.method.afterStep && ctx) a.method.afterStep(ctx);
+  }
+  tf.dispose([...Object.values(grads), inputs, batch.images, batch.labels]);
+  if (labels !== batch.labels) labels.dispose();
+  if (teacherOut) disposeTeacherOutputs(teacherOut);
+  return { loss, terms, images: n };
 }
 
 function disposeTeacherOutputs(t: TeacherOutputs): void {
