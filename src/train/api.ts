@@ -91,7 +91,7 @@ export interface RunResult {
 }
 
 /** Everything needed to rerun: what config.json holds. */
-export interface RunConfig {
+export interface RunConfig extends ResolvedHyperparameters {
   readonly kind: 'train' | 'distill';
   readonly model: string;
   readonly teacher?: string;
@@ -104,14 +104,6 @@ export interface RunConfig {
   readonly testLimit?: number;
   readonly labeledFraction?: number;
   readonly unlabeledData?: string;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly lr: number;
-  readonly momentum: number;
-  readonly weightDecay: number;
-  readonly schedule: ScheduleConfig;
-  readonly warmupEpochs: number;
-  readonly seed: number;
   readonly maxStepsPerEpoch?: number;
   readonly backend: string;
   /** Which teacher stage each student stage learns from (student -> teacher positions), when there is a teacher. */
