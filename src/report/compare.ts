@@ -20,7 +20,7 @@ import {
   runsDir,
   summarizeRun,
 } from './runs.js';
-import type { CompareSetup, RunDistillOptions, RunSpec, RunSummary } from './runs.js';
+import type { CompareSetup, PassThroughOptions, RunDistillOptions, RunSpec, RunSummary } from './runs.js';
 import { defaultCliPath, pool, runInProcess, runSpawned } from './runner.js';
 import type { RunOutcome } from './runner.js';
 import { teacherFiguresCached } from './teacher.js';
@@ -53,7 +53,7 @@ export type CompareEvent =
   | { readonly type: 'report'; readonly files: ReportFiles };
 
 /** What the runs share (everything but the output and execution options). */
-export interface CompareRunOptions {
+export interface CompareRunOptions extends PassThroughOptions {
   /** Teacher: a run directory, student bundle or model.json (loaded by every run; unused by ce and cds). */
   readonly teacher: string;
   /** Zoo model name of the student. */
@@ -66,11 +66,6 @@ export interface CompareRunOptions {
   readonly data: string;
   /** Default 240 (distill's). */
   readonly epochs?: number;
-  readonly batchSize?: number;
-  readonly lr?: number;
-  readonly limit?: number;
-  readonly testLimit?: number;
-  readonly maxStepsPerEpoch?: number;
   /**
    * Method options: `key` applies to every compared method that has an option of that name (at least one must),
    * `method.key` to that method only.

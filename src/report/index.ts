@@ -2,7 +2,7 @@
 export { compare, planCompare, collectCompare, resolveSetup, writeReport, DEFAULT_METHODS } from './compare.js';
 export type { CompareOptions, CompareRunOptions, PlanOptions, PlanLine, CollectOptions, CompareEvent, RunRef } from './compare.js';
 export { CompareError, planRuns, runName, runStatus, summarizeRun, readRunMetrics, countModelParams } from './runs.js';
-export type { CompareSetup, RunSpec, RunDistillOptions, RunSummary, EpochFigures, RunStatus } from './runs.js';
+export type { CompareSetup, PassThroughOptions, RunSpec, RunDistillOptions, RunSummary, EpochFigures, RunStatus } from './runs.js';
 export { buildReport, markdownTable, markdownReport, csvTable, COLUMNS } from './table.js';
 export type { CompareReport, MethodRow, CurvePoint, MissingRun, ReportFiles, ColumnKey, ColumnDef } from './table.js';
 export { evaluateTeacher } from './teacher.js';

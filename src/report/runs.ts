@@ -13,8 +13,17 @@ export class CompareError extends Error {
   override name = 'CompareError';
 }
 
+/** distill settings a comparison hands to every run unchanged (absent: the distill recipe's). */
+export interface PassThroughOptions {
+  readonly batchSize?: number;
+  readonly lr?: number;
+  readonly limit?: number;
+  readonly testLimit?: number;
+  readonly maxStepsPerEpoch?: number;
+}
+
 /** What `distill` receives for one run: plain JSON (a plan line's `config`, usable as `distill(config)`). */
-export interface RunDistillOptions {
+export interface RunDistillOptions extends PassThroughOptions {
   readonly teacher: string;
   readonly student: string;
   readonly method: string;
@@ -23,11 +32,6 @@ export interface RunDistillOptions {
   readonly seed: number;
   readonly out: string;
   readonly resume: true;
-  readonly batchSize?: number;
-  readonly lr?: number;
-  readonly limit?: number;
-  readonly testLimit?: number;
-  readonly maxStepsPerEpoch?: number;
   readonly methodOptions?: Readonly<Record<string, unknown>>;
 }
 
@@ -44,18 +48,13 @@ export interface RunSpec {
 }
 
 /** The settings shared by every run of a comparison (what `compare.json` holds). */
-export interface CompareSetup {
+export interface CompareSetup extends PassThroughOptions {
   readonly teacher: string;
   readonly student: string;
   readonly data: string;
   readonly methods: readonly string[];
   readonly seeds: readonly number[];
   readonly epochs: number;
-  readonly batchSize?: number;
-  readonly lr?: number;
-  readonly limit?: number;
-  readonly testLimit?: number;
-  readonly maxStepsPerEpoch?: number;
   /** Per method: the method options given for it (after scoping `method.key=value` and unscoped keys). */
   readonly methodOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly backend?: string;
@@ -119,7 +118,7 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
 // Reading run directories
 
 /** config.json of a run directory, as far as the report needs it. */
-export interface RunDirConfig {
+export interface RunDirConfig extends PassThroughOptions {
   readonly kind?: string;
   readonly model: string;
   readonly teacher?: string;
@@ -127,11 +126,6 @@ export interface RunDirConfig {
   readonly methodOptions?: Record<string, unknown>;
   readonly data: string;
   readonly epochs: number;
-  readonly batchSize?: number;
-  readonly lr?: number;
-  readonly limit?: number;
-  readonly testLimit?: number;
-  readonly maxStepsPerEpoch?: number;
   readonly seed: number;
   readonly backend?: string;
 }

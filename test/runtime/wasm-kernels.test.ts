@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relativeError } from '../helpers.js';
 import { tf, initBackend, Random } from '../../src/runtime/index.js';
 
 type Pad = 'same' | 'valid' | number;
@@ -9,16 +10,6 @@ function randomArray(n: number, rng: Random): Float32Array {
   return a;
 }
 
-/** Max |a - b| relative to max |b| (b is the cpu reference). */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < b.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
-    maxRef = Math.max(maxRef, Math.abs(b[i]!));
-  }
-  return maxRef === 0 ? maxDiff : maxDiff / maxRef;
-}
 
 interface Case {
   batch: number;

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relativeError } from '../helpers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const fixture = `${here}fixtures/wasm-threads-child.mjs`;
@@ -53,17 +54,6 @@ function runChild(mode: 'threads' | 'default', env: Record<string, string | unde
   });
 }
 
-/** Max |a - b| relative to max |b| (b: the single-threaded reference). */
-function relativeError(a: readonly number[], b: readonly number[]): number {
-  expect(a.length).toBe(b.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < b.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
-    maxRef = Math.max(maxRef, Math.abs(b[i]!));
-  }
-  return maxRef === 0 ? maxDiff : maxDiff / maxRef;
-}
 
 function expectCleanExit(run: ChildRun): ChildOutput {
   expect({ code: run.code, signal: run.signal, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, signal: null, stderr: '' });
