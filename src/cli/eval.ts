@@ -28,6 +28,7 @@ export function registerEval(program: Command, exit: (code: number) => void): vo
         limit: opts['testLimit'] as number | undefined,
         batchSize: opts['batchSize'] as number | undefined,
         latencyRuns: opts['latencyRuns'] as number | undefined,
+        onNote: (m) => out.log(`note: ${m}`),
       });
       const json = {
         model: r.source,

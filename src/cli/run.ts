@@ -193,7 +193,7 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
   out.log(`${kind}: ${kind === 'train' ? modelName : `${str(o, 'teacher')} -> ${modelName}`} with ${recipe.name} on ${base.data}; run directory ${runDir}`);
   let result: RunResult;
   try {
-    const common = { ...base, method: recipe.name, out: runDir, onStep: progress.onStep, onEpoch: progress.onEpoch, signal: controller.signal };
+    const common = { ...base, method: recipe.name, out: runDir, onStep: progress.onStep, onEpoch: progress.onEpoch, onNote: (m: string) => out.log(`note: ${m}`), signal: controller.signal };
     if (kind === 'train') {
       result = await train({ ...common, model: modelName });
     } else {

@@ -87,35 +87,67 @@ export interface ReadImageFolderOptions {
   readonly size?: number | readonly [number, number];
   /** 1 (luma) or 3 (RGB). Default: 1 when every image is gray (R = G = B everywhere), else 3. */
   readonly channels?: 1 | 3;
+  /**
+   * The classes to label with, by name (a test split gets its training split's names): label k is `classNames[k]`.
+   * Every class folder must be one of them (else a DataError naming the folder); a class with no folder, or an empty
+   * one, has no images and is named in the result's `note`. Default: the class folders found, sorted.
+   */
+  readonly classNames?: readonly string[];
 }
 
 /**
  * Image folder: `root/<class>/<image>.{png,jpg,jpeg}`. Classes are the sub-directories, sorted by name (code-point
  * order); files within a class are sorted by name. Every image is decoded (pngjs / jpeg-js) and resized to one size.
  * An empty class folder, a root without class folders or an undecodable image is an error naming the path.
+ * With `classNames` (another split's classes) the labels are positions in that list, matched by folder name; a
+ * folder not in the list is a DataError naming it, and classes without images are said in `note`.
  */
 export async function readImageFolder(root: string, options: ReadImageFolderOptions = {}): Promise<RawImageData> {
   if (!(await isDirectory(root))) throw new DataError(`${root}: image folder not found (expected root/<class>/*.png|jpg)`, root);
   const entries = await readdir(root, { withFileTypes: true });
-  const classNames = entries
+  const folders = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
-  if (classNames.length === 0) {
+  if (folders.length === 0) {
     throw new DataError(`${root}: no class folders; expected root/<class>/*.png|jpg with one sub-directory per class`, root);
   }
+  const given = options.classNames;
+  const classNames = given === undefined ? folders : [...given];
+  const labelOf = new Map(classNames.map((name, k) => [name, k]));
+  if (given !== undefined) {
+    const unknown = folders.filter((f) => !labelOf.has(f));
+    if (unknown.length > 0) {
+      throw new DataError(
+        `${join(root, unknown[0]!)}: class folder '${unknown[0]}' is not a class of the training split ` +
+          `(${classNames.join(', ')}); rename it to one of them or add it to the training split`,
+        join(root, unknown[0]!),
+      );
+    }
+  }
   const files: { file: string; label: number }[] = [];
-  for (let k = 0; k < classNames.length; k++) {
-    const dir = join(root, classNames[k]!);
+  const present = new Set<string>();
+  for (const name of folders) {
+    const dir = join(root, name);
     const names = (await readdir(dir, { withFileTypes: true }))
       .filter((e) => e.isFile() && EXTENSIONS.has(extname(e.name).toLowerCase()))
       .map((e) => e.name)
       .sort();
     if (names.length === 0) {
+      // Another split's classes may be absent here (said in the note); a class of this split's own may not be empty.
+      if (given !== undefined) continue;
       throw new DataError(`${dir}: empty class folder; expected at least one .png, .jpg or .jpeg image`, dir);
     }
-    for (const n of names) files.push({ file: join(dir, n), label: k });
+    present.add(name);
+    for (const n of names) files.push({ file: join(dir, n), label: labelOf.get(name)! });
   }
+  if (files.length === 0) throw new DataError(`${root}: no images in its class folders (expected .png, .jpg or .jpeg)`, root);
+  const absent = classNames.filter((name) => !present.has(name));
+  const note =
+    absent.length > 0
+      ? `${root} has no images of ${absent.length} of the ${classNames.length} classes (${absent.join(', ')}); ` +
+        `its metrics cover the other classes`
+      : undefined;
 
   // Decode one image at a time into the output (never all decoded images at once: a folder of photos would not fit).
   let h = 0;
@@ -161,5 +193,6 @@ export async function readImageFolder(root: string, options: ReadImageFolderOpti
     classNames,
     inputShape: [h, w, channels],
     source: root,
+    ...(note !== undefined ? { note } : {}),
   };
 }

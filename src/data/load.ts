@@ -188,10 +188,10 @@ function folderSource(dir: string, options: LoadOptions): Source {
         dir,
       );
     }
-    // The test images take the training images' size and channels.
+    // The test images take the training images' size, channels and classes (labels mapped by folder name).
     const train = await source.read('train');
     const [h, w, c] = train.inputShape;
-    return readImageFolder(d.test, { size: [h, w], channels: c === 1 ? 1 : 3 });
+    return readImageFolder(d.test, { size: [h, w], channels: c === 1 ? 1 : 3, classNames: train.classNames });
   });
   return source;
 }

@@ -59,6 +59,8 @@ export interface RunOptions {
   readonly evalBatchSize?: number;
   readonly onStep?: (p: StepProgress) => void;
   readonly onEpoch?: (m: EpochMetrics) => void;
+  /** Called once per loaded split with what a user should know about its data (fallbacks, limits, absent classes). */
+  readonly onNote?: (message: string) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -241,6 +243,8 @@ async function run(
   const headSeed = seeds.opSeed();
   const methodSeed = seeds.nextUint32();
   const { train, test, spec } = await loadData(o, dataRng);
+  if (train.note !== undefined) o.onNote?.(train.note);
+  if (test.note !== undefined && !(train.note ?? '').includes(test.note)) o.onNote?.(test.note);
   const inputShape = train.inputShape;
   const numClasses = train.classNames.length;
 

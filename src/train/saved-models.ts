@@ -146,6 +146,8 @@ export interface EvaluateModelOptions {
   readonly batchSize?: number;
   /** Timed single-image calls for the latency. Default 20; 0 skips the latency. */
   readonly latencyRuns?: number;
+  /** Called with what a user should know about the test data (fallbacks, limits, absent classes). */
+  readonly onNote?: (message: string) => void;
 }
 
 export interface ModelEvaluation {
@@ -200,6 +202,7 @@ export async function evaluateModel(
     }
     const test = typeof spec === 'string' ? await loadDataset(spec, { split: 'test', limit: options.limit }) : spec;
     checkModelFitsData(loaded.model, test, `the model ${loaded.source}`);
+    if (test.note !== undefined) options.onNote?.(test.note);
     const metrics = evaluate(loaded.model, test, { batchSize: options.batchSize ?? 256, limit: typeof spec === 'string' ? undefined : options.limit });
     const runs = options.latencyRuns ?? 20;
     const latencyMs = runs > 0 ? measureLatency(loaded.model, { runs }) : undefined;

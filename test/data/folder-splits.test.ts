@@ -1,0 +1,99 @@
+// Image folders whose train/ and test/ splits hold different class folders: the test split takes the training
+// split's class names and maps its folders onto them by name (issue 12, item 1).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset, loadTrainTest, readImageFolder } from '../../src/data/index.js';
+import { initBackend, tf } from '../../src/runtime/index.js';
+import { evaluate } from '../../src/train/evaluate.js';
+import { rejection, tempDir } from './fixtures.js';
+
+const COLOURS: Record<string, [number, number, number]> = { blue: [0, 0, 255], green: [0, 255, 0], red: [255, 0, 0] };
+
+/** A 6x6 PNG of one colour with a little per-image noise, so no two images are identical. */
+function writeSquare(file: string, rgb: [number, number, number], seed: number): void {
+  const png = new PNG({ width: 6, height: 6 });
+  for (let p = 0; p < 36; p++) {
+    const jitter = (seed * 7 + p * 3) % 20;
+    png.data.set([Math.abs(rgb[0] - jitter), Math.abs(rgb[1] - jitter), Math.abs(rgb[2] - jitter), 255], p * 4);
+  }
+  writeFileSync(file, PNG.sync.write(png));
+}
+
+/** root/train/{blue,green,red} (3 images each) and root/test/<testClasses> (2 images each). */
+function colouredSquares(testClasses: readonly string[]): string {
+  const root = tempDir('cds-folder-splits-');
+  for (const [split, classes, n] of [['train', Object.keys(COLOURS), 3], ['test', testClasses, 2]] as const) {
+    for (const name of classes) {
+      mkdirSync(join(root, split, name), { recursive: true });
+      for (let i = 0; i < n; i++) writeSquare(join(root, split, name, `${i}.png`), COLOURS[name] ?? [128, 128, 128], i);
+    }
+  }
+  return root;
+}
+
+/**
+ * A hand-built classifier for the squares: global average pooling, then logit k = the mean of channel
+ * [2, 1, 0][k] (blue, green, red in the training split's sorted class order). Right on every image when labels are.
+ */
+function colourModel(): tf.LayersModel {
+  const input = tf.input({ shape: [6, 6, 3] });
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(input) as tf.SymbolicTensor;
+  const dense = tf.layers.dense({ units: 3, useBias: false });
+  const logits = dense.apply(pooled) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: logits });
+  dense.setWeights([tf.tensor2d([[0, 0, 1], [0, 1, 0], [1, 0, 0]])]);
+  return model;
+}
+
+describe('image folder splits with different classes', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it("maps the test folders onto the training split's classes by name, says which class has no test images", async () => {
+    const root = colouredSquares(['blue', 'red']);
+    const { train, test } = await loadTrainTest(`folder:${root}`);
+    expect(train.classNames).toEqual(['blue', 'green', 'red']);
+    expect(test.classNames).toEqual(['blue', 'green', 'red']);
+    // Before the fix red got label 1 (its position among the test folders), i.e. "green".
+    expect(Array.from(test.labels)).toEqual([0, 0, 2, 2]);
+    expect(train.note).toBeUndefined();
+    expect(test.note).toMatch(/no images of 1 of the 3 classes \(green\)/);
+    // The single-split loader maps the same way.
+    const alone = await loadDataset(`folder:${root}`, { split: 'test' });
+    expect(Array.from(alone.labels)).toEqual([0, 0, 2, 2]);
+
+    const model = colourModel();
+    const before = tf.memory().numTensors;
+    const onTest = evaluate(model, test);
+    const onTrain = evaluate(model, train);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(onTest.count).toBe(4);
+    expect(onTest.top1).toBe(1);
+    expect(onTrain.top1).toBe(1);
+    model.dispose();
+  });
+
+  it('a class folder only in the test split is a one-line error naming it', async () => {
+    const root = colouredSquares(['blue', 'purple', 'red']);
+    const err = await rejection(loadTrainTest(`folder:${root}`));
+    expect(err.message).toMatch(/class folder 'purple' is not a class of the training split \(blue, green, red\)/);
+    expect(err.message).not.toContain('\n');
+    expect(err.message.length).toBeLessThan(300);
+  });
+
+  it('readImageFolder with classNames: an empty folder of a listed class counts as absent; a folder of none is refused', async () => {
+    const root = tempDir('cds-folder-names-');
+    mkdirSync(join(root, 'red'));
+    mkdirSync(join(root, 'green'));
+    writeSquare(join(root, 'red', 'a.png'), COLOURS['red']!, 0);
+    const ds = await readImageFolder(root, { classNames: ['blue', 'green', 'red'] });
+    expect(Array.from(ds.labels)).toEqual([2]);
+    expect(ds.classNames).toEqual(['blue', 'green', 'red']);
+    expect(ds.note).toMatch(/\(blue, green\)/);
+    const err = await rejection(readImageFolder(root, { classNames: ['cat', 'dog'] }));
+    expect(err.message).toMatch(/class folder 'green' is not a class/);
+  });
+});
