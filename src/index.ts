@@ -15,8 +15,8 @@ export {
   DATASET_SPECS,
 } from './data/index.js';
 export type { Dataset, Batch, LoadOptions, TrainTestOptions } from './data/index.js';
-export { buildModel, listModels, inspect, ModelError } from './models/index.js';
-export type { TappedModel, BuildOptions, InputShape } from './models/index.js';
+export { buildModel, listModels, inspect, ModelError, logitsPredictor } from './models/index.js';
+export type { TappedModel, BuildOptions, InputShape, LogitsPredictor } from './models/index.js';
 export { wrapStudent, Student, exportStudent, saveStudentBundle, loadStudentBundle } from './student/index.js';
 export type { StudentOutputs, HeadKind } from './student/index.js';
 export { loadTeacher, Teacher, TeacherError } from './teacher/index.js';

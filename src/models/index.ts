@@ -18,3 +18,5 @@ export type { BuildOptions, InputShape, TappedModel } from './types.js';
 export { inspect } from './inspect.js';
 export type { FeatureInspection, GroupInspection, LayerInspection, ModelInspection, OutputShape } from './inspect.js';
 export { ZOO_LAYER_CLASSES } from './layers.js';
+export { denseLogits, graphLogitsNode, graphNodeBaseName, layersLogitsSource, logitsPredictor } from './logits.js';
+export type { GraphNodeInfo, LayersLogitsSource, LogitsPredictor } from './logits.js';

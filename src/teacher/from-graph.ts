@@ -1,6 +1,7 @@
 /** (c) A tfjs GraphModel as a teacher: stage, pooled and logits nodes by name. */
 import { tf } from '../runtime/tf.js';
 import type { InputShape } from '../models/types.js';
+import { graphLogitsNode } from '../models/logits.js';
 import { checkClasses, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 
@@ -52,7 +53,8 @@ export function teacherFromGraphModel(
       `features); candidates: ${suggestNodes(nodes, '')}`);
   }
   const stageNodes = options.stageNodes.map((n) => check(n, 'stage node'));
-  const logitsNode = check(options.logitsNode ?? model.outputNodes[model.outputNodes.length - 1]!, 'logits node');
+  // Default: the output node, looking through a final Softmax (the one rule, in models/logits.ts).
+  const logitsNode = check(options.logitsNode ?? graphLogitsNode(nodes, model.outputNodes[model.outputNodes.length - 1]!), 'logits node');
   const pooledNode = options.pooledNode != null ? check(options.pooledNode, 'pooled node') : undefined;
   if (model.inputs.length !== 1) {
     throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);

@@ -1,6 +1,7 @@
 /** (b) A tfjs LayersModel as a teacher: stage layers by name or found automatically, pooled feature, logits. */
 import { tf } from '../runtime/tf.js';
 import type { InputShape } from '../models/types.js';
+import { denseLogits, layersLogitsSource } from '../models/logits.js';
 import { checkClasses, freezeLayersModel, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 
@@ -87,28 +88,7 @@ function layerOutput(layer: tf.layers.Layer): ST {
   return node.outputTensors[0]!;
 }
 
-function activationName(layer: tf.layers.Layer): string | undefined {
-  const cfg = layer.getConfig() as Record<string, unknown>;
-  const a = cfg['activation'];
-  return typeof a === 'string' ? a : undefined;
-}
-
 let gapCounter = 0;
-
-/**
- * The logits of a LayersModel's output layer. A final softmax is looked through, because distillation needs logits:
- * a Softmax layer or Activation('softmax') -> its input; a Dense with softmax activation -> its pre-activation,
- * computed in forward from the layer's kernel and bias.
- */
-function logitsSource(layer: tf.layers.Layer): { tensor: ST; dense?: tf.layers.Layer } {
-  const cls = layer.getClassName();
-  const act = activationName(layer);
-  if (cls === 'Softmax' || (cls === 'Activation' && act === 'softmax')) {
-    return { tensor: layer.inboundNodes[0]!.inputTensors[0]! };
-  }
-  if (cls === 'Dense' && act === 'softmax') return { tensor: layer.inboundNodes[0]!.inputTensors[0]!, dense: layer };
-  return { tensor: layerOutput(layer) };
-}
 
 export function teacherFromLayersModel(model: tf.LayersModel, source: string, options: LoadTeacherOptions, owned: boolean): Teacher {
   if (model.inputs.length !== 1) {
@@ -141,7 +121,8 @@ export function teacherFromLayersModel(model: tf.LayersModel, source: string, op
   const logitsLayer = options.logitsLayer != null
     ? getLayer(model, options.logitsLayer, 'logits layer', source)
     : model.outputs[model.outputs.length - 1]!.sourceLayer;
-  const logits = logitsSource(logitsLayer);
+  // A final softmax is looked through (the one rule, in models/logits.ts): distillation needs logits.
+  const logits = layersLogitsSource(logitsLayer);
   let pooled: ST;
   if (options.pooledLayer != null) {
     pooled = layerOutput(getLayer(model, options.pooledLayer, 'pooled layer', source));
@@ -160,10 +141,8 @@ export function teacherFromLayersModel(model: tf.LayersModel, source: string, op
   const run = (x: tf.Tensor4D): tf.Tensor[] => {
     const outs = net.apply(x, { training: false }) as tf.Tensor[];
     if (dense != null) {
-      const [kernel, bias] = dense.getWeights();
-      let z = tf.matMul(outs[nf + 1] as tf.Tensor2D, kernel as tf.Tensor2D);
-      if (bias != null) z = tf.add(z, bias);
-      outs[nf + 1] = z;
+      // (run is called inside a tidy; the Dense's input may also be the pooled output, so it is not disposed here.)
+      outs[nf + 1] = denseLogits(outs[nf + 1] as tf.Tensor2D, dense);
     }
     return outs;
   };

@@ -1,6 +1,7 @@
 import { tf } from '../runtime/tf.js';
 import { Batcher, disposeBatch } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
+import { logitsPredictor } from '../models/logits.js';
 import { MetricsAccumulator } from './metrics.js';
 import type { ClassificationMetrics } from './metrics.js';
 
@@ -12,10 +13,12 @@ export interface EvaluateOptions {
 }
 
 /**
- * Top-1, top-5, ECE (15 bins) and NLL of a classifier (input -> logits, inference mode: BN uses its moving statistics)
- * on a dataset, normalised with the dataset's own mean/std.
+ * Top-1, top-5, ECE (15 bins) and NLL of a classifier (inference mode: BN uses its moving statistics) on a dataset,
+ * normalised with the dataset's own mean/std. The model's last output is its logits; a final softmax (layer,
+ * activation or graph node) is looked through (`logitsPredictor`), so probabilities are never read as logits.
  */
-export function evaluate(model: tf.LayersModel, dataset: Dataset, options: EvaluateOptions = {}): ClassificationMetrics {
+export function evaluate(model: tf.LayersModel | tf.GraphModel, dataset: Dataset, options: EvaluateOptions = {}): ClassificationMetrics {
+  const predictor = logitsPredictor(model);
   const batcher = new Batcher(dataset, { batchSize: options.batchSize ?? 256, shuffle: false, format: 'normalized' });
   const acc = new MetricsAccumulator(15);
   const limit = options.limit ?? dataset.size;
@@ -25,10 +28,9 @@ export function evaluate(model: tf.LayersModel, dataset: Dataset, options: Evalu
       disposeBatch(batch);
       break;
     }
-    const out = model.predict(batch.images) as tf.Tensor | tf.Tensor[];
-    const outs = Array.isArray(out) ? out : [out];
-    const logits = outs[outs.length - 1]!.dataSync() as Float32Array;
-    tf.dispose(outs);
+    const out = predictor.predict(batch.images);
+    const logits = out.dataSync() as Float32Array;
+    out.dispose();
     const labels = batch.labels.dataSync() as Int32Array;
     const take = Math.min(labels.length, limit - seen);
     const numClasses = logits.length / labels.length;
