@@ -1,8 +1,7 @@
 /** (c) A tfjs GraphModel as a teacher: stage, pooled and logits nodes by name. */
 import { tf } from '../runtime/tf.js';
-import type { InputShape } from '../models/types.js';
 import { graphLogitsNode } from '../models/logits.js';
-import { checkClasses, Teacher, TeacherError } from './teacher.js';
+import { checkClasses, resolveInputShape, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 
 interface GraphNodeJSON {
@@ -60,13 +59,7 @@ export function teacherFromGraphModel(
     throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);
   }
   const inputInfo = model.inputs[0]!;
-  const declared = inputInfo.shape?.slice(1);
-  const inputShape = options.inputShape ??
-    (declared != null && declared.length === 3 && declared.every((d) => d > 0) ? declared as unknown as InputShape : undefined);
-  if (inputShape == null) {
-    throw new TeacherError(`teacher ${source}: the input "${inputInfo.name}" has shape ${JSON.stringify(inputInfo.shape)} ` +
-      `(expected [batch, H, W, C] with known H, W, C); pass options.inputShape`);
-  }
+  const inputShape = resolveInputShape(inputInfo.shape?.slice(1) ?? [null, null, null], options.inputShape, source);
   const fetch = [...stageNodes, ...(pooledNode != null ? [pooledNode] : []), logitsNode];
   const nf = stageNodes.length;
   const execute = (x: tf.Tensor4D): tf.Tensor[] => {

@@ -1,8 +1,7 @@
 /** (b) A tfjs LayersModel as a teacher: stage layers by name or found automatically, pooled feature, logits. */
 import { tf } from '../runtime/tf.js';
-import type { InputShape } from '../models/types.js';
 import { denseLogits, layersLogitsSource } from '../models/logits.js';
-import { checkClasses, freezeLayersModel, Teacher, TeacherError } from './teacher.js';
+import { checkClasses, freezeLayersModel, resolveInputShape, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 
 type ST = tf.SymbolicTensor;
@@ -90,15 +89,29 @@ function layerOutput(layer: tf.layers.Layer): ST {
 
 let gapCounter = 0;
 
+/**
+ * `model` rebuilt for inputs of exactly `inputShape` [H, W, C] (its InputLayer's, or a Sequential's first layer's,
+ * batch_input_shape replaced), with copies of its weights: a model declaring null H/W then has the fixed stage shapes
+ * a teacher needs. The caller owns (and disposes) the result; `model` is left as it was.
+ */
+export async function withFixedInputShape(model: tf.LayersModel, inputShape: readonly number[]): Promise<tf.LayersModel> {
+  const topology = model.toJSON(null, false) as unknown as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+  const layers = topology.config.layers;
+  const inputLayers = layers.filter((l) => l.class_name === 'InputLayer');
+  for (const l of inputLayers.length > 0 ? inputLayers : layers.slice(0, 1)) l.config['batch_input_shape'] = [null, ...inputShape];
+  const fixed = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as Parameters<typeof tf.models.modelFromJSON>[0]);
+  fixed.setWeights(model.getWeights());
+  return fixed;
+}
+
 export function teacherFromLayersModel(model: tf.LayersModel, source: string, options: LoadTeacherOptions, owned: boolean): Teacher {
   if (model.inputs.length !== 1) {
     throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);
   }
-  const inShape = model.inputs[0]!.shape;
-  const inputShape = (options.inputShape ?? inShape.slice(1)) as InputShape;
-  if (inputShape.length !== 3 || !inputShape.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
-    throw new TeacherError(`teacher ${source} has input shape ${JSON.stringify(inShape)} (expected [batch, H, W, C] ` +
-      `with known H, W, C; pass options.inputShape)`);
+  const inputShape = resolveInputShape(model.inputs[0]!.shape.slice(1), options.inputShape, source);
+  if (model.inputs[0]!.shape.slice(1).some((d) => d == null)) {
+    throw new TeacherError(`teacher ${source} declares an input without a fixed size; load it with loadTeacher (which ` +
+      `fixes it to options.inputShape)`);
   }
   let stages: tf.layers.Layer[];
   if (options.stageLayers != null && options.stageLayers.length > 0) {

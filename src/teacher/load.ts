@@ -7,9 +7,9 @@ import { loadGraphModelFromDir, loadLayersModelFromDir } from '../io/load.js';
 import type { TappedModel } from '../models/types.js';
 import { BUNDLE_FILE, loadStudentBundle } from '../student/bundle.js';
 import { Student, wrapStudent } from '../student/student.js';
-import { teacherFromStudent, Teacher, TeacherError } from './teacher.js';
+import { resolveInputShape, teacherFromStudent, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
-import { teacherFromLayersModel } from './from-layers.js';
+import { teacherFromLayersModel, withFixedInputShape } from './from-layers.js';
 import { teacherFromGraphModel } from './from-graph.js';
 
 async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
@@ -70,7 +70,11 @@ export async function loadTeacher(
   if (typeof pathOrModel !== 'string') {
     if (pathOrModel instanceof Student) return teacherFromStudent(pathOrModel, memory, options, false);
     if (isGraphModel(pathOrModel)) return teacherFromGraphModel(pathOrModel, undefined, memory, options, false);
-    if (pathOrModel instanceof tf.LayersModel) return teacherFromLayersModel(pathOrModel, memory, options, false);
+    if (pathOrModel instanceof tf.LayersModel) {
+      const fixed = await fixedInput(pathOrModel, memory, options);
+      if (fixed === pathOrModel) return teacherFromLayersModel(pathOrModel, memory, options, false);
+      return ownedLayersTeacher(fixed, memory, options);
+    }
     const tapped = pathOrModel as TappedModel;
     if (tapped.net instanceof tf.LayersModel && Array.isArray(tapped.featureShapes)) {
       return teacherFromStudent(wrapStudent(tapped, { heads: 'none' }), memory, options, false);
@@ -98,11 +102,32 @@ export async function loadTeacher(
       throw err;
     }
   }
-  const model = await loadLayersModelFromDir(modelFile);
+  const loaded = await loadLayersModelFromDir(modelFile);
+  let model = loaded;
   try {
-    return teacherFromLayersModel(model, modelFile, options, true);
+    model = await fixedInput(loaded, modelFile, options);
+  } finally {
+    if (model !== loaded) loaded.dispose();
+  }
+  return ownedLayersTeacher(model, modelFile, options);
+}
+
+/** A teacher owning `model` (disposed if the teacher cannot be made). */
+function ownedLayersTeacher(model: tf.LayersModel, source: string, options: LoadTeacherOptions): Teacher {
+  try {
+    return teacherFromLayersModel(model, source, options, true);
   } catch (err) {
     model.dispose();
     throw err;
   }
+}
+
+/**
+ * `model` itself when it declares its whole input size; else (null H/W) a copy fixed to the data's shape (checked
+ * against the declared dimensions first).
+ */
+async function fixedInput(model: tf.LayersModel, source: string, options: LoadTeacherOptions): Promise<tf.LayersModel> {
+  const declared = model.inputs.length === 1 ? model.inputs[0]!.shape.slice(1) : [];
+  if (declared.length !== 3 || declared.every((d) => d != null)) return model;
+  return withFixedInputShape(model, resolveInputShape(declared, options.inputShape, source));
 }

@@ -40,7 +40,10 @@ export interface LoadTeacherOptions {
   readonly pooledNode?: string;
   /** (c) Node of the logits. Default: the graph's last output node. */
   readonly logitsNode?: string;
-  /** Input [H, W, C] when the model does not declare it (GraphModels with unknown placeholder shapes). */
+  /**
+   * The data's input [H, W, C]. Fills the dimensions the model leaves unknown (null H/W, -1 in a graph placeholder);
+   * a dimension the model declares that differs is refused (TeacherError), never overridden.
+   */
   readonly inputShape?: InputShape;
 }
 
@@ -161,6 +164,7 @@ export function teacherFromStudent(student: Student, source: string, options: Lo
   const K = student.numStages;
   const outs = student.trainNet.outputs;
   const wanted = outs.slice(0, nf + 2).concat(student.hasProjections ? outs.slice(nf + 2, nf + 2 + K) : []);
+  resolveInputShape(student.inputShape, options.inputShape, source);
   const net = tf.model({ inputs: student.trainNet.inputs, outputs: wanted, name: `${student.name}_teacher` });
   checkClasses(student.numClasses, source, options);
   return new Teacher({
@@ -180,6 +184,33 @@ export function teacherFromStudent(student: Student, source: string, options: Lo
       dispose: () => (owned ? student.dispose() : undefined),
     },
   });
+}
+
+/**
+ * The teacher's input [H, W, C]: the model's declared dimensions (null or -1 = unknown), unknown ones taken from
+ * `data` (the data's shape, `options.inputShape`). Throws a TeacherError when a declared dimension differs from the
+ * data's, or when a dimension is known from neither.
+ */
+export function resolveInputShape(
+  declared: readonly (number | null | undefined)[],
+  data: InputShape | undefined,
+  source: string,
+): InputShape {
+  const known = (d: number | null | undefined): d is number => d != null && d > 0;
+  const text = (dims: readonly (number | null | undefined)[]): string => dims.map((d) => (known(d) ? d : '?')).join('x');
+  if (declared.length !== 3) {
+    throw new TeacherError(`teacher ${source} takes inputs of shape [batch, ${text(declared)}] (expected [batch, H, W, C])`);
+  }
+  if (data !== undefined && declared.some((d, i) => known(d) && d !== data[i])) {
+    throw new TeacherError(`teacher ${source} takes ${text(declared)} inputs but the data is ${data.join('x')}; ` +
+      `use data of the teacher's shape (or a teacher made for this data)`);
+  }
+  const shape = declared.map((d, i) => (known(d) ? d : data?.[i]));
+  if (!shape.every((d) => d !== undefined && Number.isInteger(d) && d >= 1)) {
+    throw new TeacherError(`teacher ${source} declares input ${text(declared)} with unknown dimensions; pass options.inputShape ` +
+      `(the data's [H, W, C])`);
+  }
+  return shape as unknown as InputShape;
 }
 
 export function checkClasses(numClasses: number, source: string, options: LoadTeacherOptions): void {
