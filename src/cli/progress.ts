@@ -13,6 +13,16 @@ function fmtTerms(terms: Readonly<Record<string, number>>): string {
     .join(' ');
 }
 
+/**
+ * A throughput rounded to 2 significant digits: 1234 -> '1200', 56.7 -> '57', 0.234 -> '0.23' (a slow run is never
+ * shown as '0'); '-' when not a finite positive number (0 stays '0').
+ */
+export function formatRate(x: number): string {
+  if (!Number.isFinite(x) || x < 0) return '-';
+  if (x === 0) return '0';
+  return String(Number(x.toPrecision(2)));
+}
+
 export interface ProgressOptions {
   /** Prefix for every line (e.g. the method name in the demo). */
   readonly label?: string;
@@ -52,12 +62,12 @@ export class Progress {
         this.barEpoch = p.epoch;
         this.bar.start(p.stepsPerEpoch, 0, { ep: p.epoch, eps: p.epochs, loss: '-', terms: '', ips: '-' });
       }
-      this.bar.update(p.step, { ep: p.epoch, eps: p.epochs, loss: p.loss.toFixed(3), terms: fmtTerms(p.terms), ips: p.imgPerSec.toFixed(0) });
+      this.bar.update(p.step, { ep: p.epoch, eps: p.epochs, loss: p.loss.toFixed(3), terms: fmtTerms(p.terms), ips: formatRate(p.imgPerSec) });
       return;
     }
     this.out.debug(
       `${this.label}epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(4)} ${fmtTerms(p.terms)} ` +
-        `lr ${p.lr.toPrecision(3)} ${p.imgPerSec.toFixed(0)} img/s`,
+        `lr ${p.lr.toPrecision(3)} ${formatRate(p.imgPerSec)} img/s`,
     );
   };
 
@@ -68,7 +78,7 @@ export class Progress {
       .join(' ');
     this.out.log(
       `${this.label}epoch ${m.epoch}: ${train} | test top1 ${(100 * m.test.top1).toFixed(2)}% top5 ${(100 * m.test.top5).toFixed(2)}% ` +
-        `ece ${m.test.ece.toFixed(4)} nll ${m.test.nll.toFixed(4)} | lr ${m.lr.toPrecision(3)} | ${m.imgPerSec.toFixed(0)} img/s | ${m.seconds.toFixed(1)} s`,
+        `ece ${m.test.ece.toFixed(4)} nll ${m.test.nll.toFixed(4)} | lr ${m.lr.toPrecision(3)} | ${formatRate(m.imgPerSec)} img/s | ${m.seconds.toFixed(1)} s`,
     );
   };
 

@@ -297,6 +297,13 @@ function finish(
   let data: RawImageData = raw;
   if (limit !== undefined && limit < raw.labels.length) {
     const mode = options.limitMode ?? 'stratified';
+    const classes = classCounts(raw.labels, raw.classNames.length).filter((n) => n > 0).length;
+    if (mode === 'stratified' && limit < classes) {
+      throw new DataError(
+        `cannot take a stratified sample of ${limit} ${split} images from ${classes} classes (it needs one image per class); ` +
+          `use a ${split === 'train' ? '' : 'test '}limit of ${classes} or more`,
+      );
+    }
     data = selectRows(raw, limitIndices(raw.labels, raw.classNames.length, limit, mode));
     notes.push(`limited to ${data.labels.length} of ${raw.labels.length} ${split} images (${mode})`);
   }

@@ -57,6 +57,11 @@ export const cdsKd: MethodRecipe = {
   summary:
     'CDS + distillation: CE + 0.1 SupCon per stage + 0.1 L2 (or InfoNCE) teacher-student projection alignment per stage + soft-target CE (T = 3)',
   needs: { teacher: true, views: 2, heads: 'projection' },
+  // One image: SupCon (and InfoNCE alignment) has no candidate but the other view, the term is 0.
+  needsFor: (o) =>
+    numberOption(o, 'contrastive') !== 0 || (numberOption(o, 'feat') !== 0 && o['alignment'] === 'contrastive')
+      ? { ...cdsKd.needs, minBatch: 2 }
+      : cdsKd.needs,
   defaults: {
     ce: 1,
     contrastive: 0.1,

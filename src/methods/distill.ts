@@ -17,7 +17,7 @@ import {
 } from '../losses/index.js';
 import { convRegressor, linearAdapter, matchStages } from '../align/index.js';
 import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
-import type { FrozenTeacher, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
+import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
 
 function requireTeacher(setup: MethodSetup, method: string): FrozenTeacher {
   if (setup.teacher == null) throw new Error(`method ${method} needs a teacher`);
@@ -39,11 +39,15 @@ function teacherRecipe(
   defaults: MethodOptions,
   term: (ctx: StepContext, setup: MethodSetup, teacher: FrozenTeacher) => tf.Scalar,
   termName = name,
+  minBatch = 1,
 ): MethodRecipe {
+  const needs: MethodNeeds = { teacher: true, views: 1, heads: 'none' };
   return {
     name,
     summary,
-    needs: { teacher: true, views: 1, heads: 'none' },
+    needs,
+    // A term that compares the images of a batch needs minBatch of them, unless it is switched off.
+    ...(minBatch > 1 ? { needsFor: (o: MethodOptions): MethodNeeds => (numberOption(o, termName) !== 0 ? { ...needs, minBatch } : needs) } : {}),
     defaults,
     create: (setup): MethodRun => {
       const teacher = requireTeacher(setup, name);
@@ -108,6 +112,9 @@ export const sp = teacherRecipe(
       studentStage(ctx, setup, setup.student.stageIndices.length - 1),
       teacherStage(ctx, teacher, teacher.stageIndices.length - 1),
     ),
+  'sp',
+  // One image: both normalised Gram matrices are [[1]], the loss is 0.
+  2,
 );
 
 export const rkd = teacherRecipe(
@@ -119,6 +126,9 @@ export const rkd = teacherRecipe(
       distanceWeight: numberOption(setup.options, 'distanceWeight'),
       angleWeight: numberOption(setup.options, 'angleWeight'),
     }),
+  'rkd',
+  // Two images: the one normalised distance is 1 and the one angle 1 for both models, so the loss is 0; one: undefined.
+  3,
 );
 
 export const pkt = teacherRecipe(
@@ -126,6 +136,9 @@ export const pkt = teacherRecipe(
   'probabilistic knowledge transfer on pooled features: 30000 x KL of cosine-similarity distributions',
   { ce: 1, pkt: 30000 },
   (ctx) => pktLoss(ctx.student.pooled, ctx.teacher!.pooled),
+  'pkt',
+  // One image: both similarity distributions are [1], the loss is 0.
+  2,
 );
 
 export const fitnet: MethodRecipe = {

@@ -6,7 +6,7 @@
 import { tf } from '../runtime/tf.js';
 import { deepSupervisionLoss, supConLoss2N } from '../losses/index.js';
 import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
-import type { MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
+import type { MethodNeeds, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
 
 function stateless(lossTerms: (ctx: StepContext) => Record<string, tf.Scalar>): MethodRun {
   return { parts: [], lossTerms, dispose: () => undefined };
@@ -59,10 +59,13 @@ export const dsKl = deepSupervision(
 );
 
 function contrastive(name: string, summary: string, supervised: boolean): MethodRecipe {
+  const needs: MethodNeeds = { teacher: false, views: 2, heads: 'projection' };
   return {
     name,
     summary,
-    needs: { teacher: false, views: 2, heads: 'projection' },
+    needs,
+    // One image: its two views are each other's only candidate, the contrastive loss is 0.
+    needsFor: (o) => (numberOption(o, 'contrastive') !== 0 ? { ...needs, minBatch: 2 } : needs),
     defaults: { ce: 1, contrastive: 0.1, temperature: 0.07, baseTemperature: 0.07 },
     create: ({ options }: MethodSetup) =>
       stateless((ctx) => {

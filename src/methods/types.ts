@@ -32,6 +32,11 @@ export interface MethodNeeds {
   readonly heads: HeadKind;
   /** Dataset row indices of the batch (CRD's memory bank). */
   readonly sampleIndices?: boolean;
+  /**
+   * Fewest images per step for which the loss carries signal: relational and contrastive terms compare the images of
+   * a batch (with fewer they are 0 or undefined). A run whose batches are smaller is refused up front. Default 1.
+   */
+  readonly minBatch?: number;
 }
 
 export type OptionValue = number | string | boolean;

@@ -210,6 +210,39 @@ export function resolveHyperparameters(
   };
 }
 
+/**
+ * A method whose loss compares the images of a batch (`needs.minBatch`) with batches too small for it: a ConfigError
+ * naming the method and the batch size to use. `images`: the training set's size, when known (one epoch is then one
+ * batch of all of them when `batchSize` is larger).
+ */
+function checkMinBatch(method: string, needs: MethodNeeds, batchSize: number, images?: number): void {
+  const min = needs.minBatch ?? 1;
+  const batch = images !== undefined ? Math.min(batchSize, images) : batchSize;
+  if (batch >= min) return;
+  throw new ConfigError(
+    batch < batchSize
+      ? `method ${method} compares the images of a batch and needs at least ${min} per step, but the training set has ` +
+          `only ${images}; use more training images (--limit)`
+      : `method ${method} compares the images of a batch and needs at least ${min} per step, got batch size ${batchSize}; ` +
+          `use --batch-size ${min} or more`,
+  );
+}
+
+/**
+ * What the loaded data makes impossible, refused before the teacher loads or anything trains (ConfigError): fewer
+ * than 2 classes, a batch size asked for that is larger than the training set, batches too small for the method.
+ */
+function checkRunFitsData(method: string, needs: MethodNeeds, o: RunOptions, batchSize: number, train: Dataset): void {
+  const classes = train.classNames.length;
+  if (classes < 2) {
+    throw new ConfigError(`the data has ${classes} class${classes === 1 ? ` (${train.classNames[0]})` : 'es'}; a classifier needs at least 2`);
+  }
+  if (o.batchSize !== undefined && o.batchSize > train.size) {
+    throw new ConfigError(`batch size ${o.batchSize} is larger than the ${train.size} training images; use --batch-size ${train.size} or less`);
+  }
+  checkMinBatch(method, needs, batchSize, train.size);
+}
+
 interface Prepared {
   readonly recipe: MethodRecipe;
   readonly methodOptions: MethodOptions;
@@ -236,6 +269,8 @@ async function run(
   if (kind === 'train' && needs.teacher) {
     throw new ConfigError(`method ${recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
   }
+  const hyper = resolveHyperparameters(kind, o, modelName);
+  checkMinBatch(recipe.name, needs, hyper.batchSize);
   const seed = o.seed ?? 0;
   const seeds = new Random(seed);
   const dataRng = seeds.fork();
@@ -247,6 +282,7 @@ async function run(
   if (test.note !== undefined && !(train.note ?? '').includes(test.note)) o.onNote?.(test.note);
   const inputShape = train.inputShape;
   const numClasses = train.classNames.length;
+  checkRunFitsData(recipe.name, needs, o, hyper.batchSize, train);
 
   let teacher: Teacher | undefined;
   if (teacherSource !== undefined) {
@@ -270,7 +306,6 @@ async function run(
     }
   }
 
-  const hyper = resolveHyperparameters(kind, o, modelName);
   const { epochs, lr, batchSize } = hyper;
   const optimizer = {
     lr,
