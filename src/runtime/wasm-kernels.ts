@@ -8,6 +8,17 @@
  *
  * wasm's own Conv2DBackpropInput is replaced as well: a forward conv over the zero-inserted output gradient computes
  * the same sums several times faster. Each kernel is checked against the cpu backend in test/runtime.
+ *
+ * The forward convolutions (Conv2D, FusedConv2D, DepthwiseConv2dNative, FusedDepthwiseConv2D) are wrapped too, and
+ * get their padding explicitly ([[0, 0], [top, bottom], [left, right], [0, 0]]), which XNNPACK computes right:
+ * - 'same': wasm 4.22 hands it to XNNPACK as its TensorFlow-SAME flag, which is wrong whenever the filter is not 1x1
+ *   and, on some axis, (ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 < in (the stride skips past the
+ *   filter's reach, so TF pads 0 there): e.g. a 1x3 filter, stride 2 on 8x8 gives all zeros. We pass the padding tfjs
+ *   itself computes for 'same' (what the cpu backend applies).
+ * - a number p: tfjs-core sizes the output with the filter height and stride height on both axes, so with a
+ *   non-square filter or unequal strides the output buffer is too small; wasm then writes past it and corrupts its
+ *   heap ("memory access out of bounds" from then on). We pass p on every side, which sizes the output correctly.
+ * test/runtime/wasm-conv-forward.test.ts sweeps filter shapes, strides, paddings, dilations and inputs against cpu.
  */
 import { tf } from './tf.js';
 import type { Tensor4D } from './tf.js';
@@ -412,9 +423,64 @@ const broadcastingBatchNormGradient: tf.GradConfig = {
   },
 };
 
+type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * The explicit padding tfjs computes for a 'same' convolution (NHWC): what the cpu backend applies, and what wasm
+ * should have applied.
+ */
+export function samePadding(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  strides: number | number[],
+  dilations: number | number[] | undefined,
+  depthwise: boolean,
+): ExplicitPad {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides as Pair,
+    (dilations ?? 1) as Pair,
+    'same',
+    undefined,
+    depthwise,
+  );
+  const p = info.padInfo;
+  return [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]];
+}
+
+/** wasm's forward conv kernel, with 'same' and numeric padding passed as explicit padding (see the top comment). */
+function explicitPadding(original: tf.KernelConfig, depthwise: boolean): tf.KernelConfig {
+  return {
+    // Keep wasm's setupFunc: it binds the compiled function when the backend starts.
+    ...original,
+    kernelFunc: (args) => {
+      const attrs = args.attrs as unknown as { pad: Pad; strides: number | number[]; dilations?: number | number[]; dataFormat?: string };
+      const { x, filter } = args.inputs;
+      if (x == null || filter == null || attrs.dataFormat === 'NCHW') return original.kernelFunc(args);
+      let pad: ExplicitPad;
+      if (attrs.pad === 'same') pad = samePadding(x.shape, filter.shape, attrs.strides, attrs.dilations, depthwise);
+      else if (typeof attrs.pad === 'number' && attrs.pad > 0) pad = [[0, 0], [attrs.pad, attrs.pad], [attrs.pad, attrs.pad], [0, 0]];
+      else return original.kernelFunc(args);
+      return original.kernelFunc({ ...args, attrs: { ...args.attrs, pad } as unknown as tf.NamedAttrMap });
+    },
+  };
+}
+
+/** The forward convolution kernels whose padding is passed explicitly on wasm, and whether each is depthwise. */
+const FORWARD_CONVOLUTIONS: readonly [string, boolean][] = [
+  ['Conv2D', false],
+  ['FusedConv2D', false],
+  ['DepthwiseConv2dNative', true],
+  ['FusedDepthwiseConv2D', true],
+];
+
 let registered = false;
 
-/** Register the training kernels for 'wasm' (once; kernels another package already supplies are left alone). */
+/**
+ * Register the training kernels for 'wasm' (once; kernels another package already supplies are left alone), and wrap
+ * wasm's forward convolutions so 'same' and numeric padding are computed right.
+ */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
@@ -433,6 +499,13 @@ export function registerWasmTrainingKernels(): void {
     if (original != null) {
       tf.unregisterKernel(name, 'wasm');
       tf.registerKernel(sharedIdentity(original, name));
+    }
+  }
+  for (const [name, depthwise] of FORWARD_CONVOLUTIONS) {
+    const original = tf.getKernel(name, 'wasm');
+    if (original != null) {
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel(explicitPadding(original, depthwise));
     }
   }
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
