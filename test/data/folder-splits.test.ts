@@ -8,26 +8,27 @@ import { loadDataset, loadTrainTest, readImageFolder } from '../../src/data/inde
 import { initBackend, tf } from '../../src/runtime/index.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { rejection, tempDir } from './fixtures.js';
+import { cli, errorLines } from '../cli/helpers.js';
 
 const COLOURS: Record<string, [number, number, number]> = { blue: [0, 0, 255], green: [0, 255, 0], red: [255, 0, 0] };
 
-/** A 6x6 PNG of one colour with a little per-image noise, so no two images are identical. */
-function writeSquare(file: string, rgb: [number, number, number], seed: number): void {
-  const png = new PNG({ width: 6, height: 6 });
-  for (let p = 0; p < 36; p++) {
+/** A 6x6 (or size x size) PNG of one colour with a little per-image noise, so no two images are identical. */
+function writeSquare(file: string, rgb: [number, number, number], seed: number, size = 6): void {
+  const png = new PNG({ width: size, height: size });
+  for (let p = 0; p < size * size; p++) {
     const jitter = (seed * 7 + p * 3) % 20;
     png.data.set([Math.abs(rgb[0] - jitter), Math.abs(rgb[1] - jitter), Math.abs(rgb[2] - jitter), 255], p * 4);
   }
   writeFileSync(file, PNG.sync.write(png));
 }
 
-/** root/train/{blue,green,red} (3 images each) and root/test/<testClasses> (2 images each). */
-function colouredSquares(testClasses: readonly string[]): string {
+/** root/train/{blue,green,red} (3 images each) and root/test/<testClasses> (2 images each), size x size pixels. */
+function colouredSquares(testClasses: readonly string[], size = 6): string {
   const root = tempDir('cds-folder-splits-');
   for (const [split, classes, n] of [['train', Object.keys(COLOURS), 3], ['test', testClasses, 2]] as const) {
     for (const name of classes) {
       mkdirSync(join(root, split, name), { recursive: true });
-      for (let i = 0; i < n; i++) writeSquare(join(root, split, name, `${i}.png`), COLOURS[name] ?? [128, 128, 128], i);
+      for (let i = 0; i < n; i++) writeSquare(join(root, split, name, `${i}.png`), COLOURS[name] ?? [128, 128, 128], i, size);
     }
   }
   return root;
@@ -96,4 +97,18 @@ describe('image folder splits with different classes', () => {
     const err = await rejection(readImageFolder(root, { classNames: ['cat', 'dog'] }));
     expect(err.message).toMatch(/class folder 'green' is not a class/);
   });
+
+  it('the CLI says the absent test class once on stderr, and refuses a test-only class folder in one line (exit 1)', async () => {
+    const args = ['--model', 'resnet8', '--method', 'ce', '--epochs', '1', '--max-steps', '1', '--batch-size', '3', '--backend', 'wasm'];
+    const ok = colouredSquares(['blue', 'red'], 8);
+    const r = await cli(['train', ...args, '--data', `folder:${ok}`, '--out', join(ok, 'run')]);
+    expect(r.code, r.stderr).toBe(0);
+    const notes = r.stderr.split('\n').filter((l) => l.startsWith('note:'));
+    expect(notes).toEqual([`note: ${join(ok, 'test')} has no images of 1 of the 3 classes (green); its metrics cover the other classes`]);
+    const bad = colouredSquares(['blue', 'purple', 'red'], 8);
+    const e = await cli(['train', ...args, '--data', `folder:${bad}`, '--out', join(bad, 'run')]);
+    expect(e.code).toBe(1);
+    expect(errorLines(e)).toEqual([expect.stringMatching(/^error: .*purple: class folder 'purple' is not a class of the training split \(blue, green, red\); rename it/)]);
+    expect(e.stderr).not.toMatch(/unexpected error|^\s+at /m);
+  }, 120_000);
 });
