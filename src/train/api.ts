@@ -3,6 +3,8 @@
  * `distill` (a student trained from a frozen teacher). Both resolve the reference recipes' defaults, write a run
  * directory when `out` is given, report progress through callbacks and print nothing.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { backendReport } from '../runtime/index.js';
@@ -102,6 +104,8 @@ export interface RunConfig extends ResolvedHyperparameters {
   readonly data: string;
   readonly inputShape: readonly number[];
   readonly numClasses: number;
+  /** The class of each logit, in order (a model evaluated or distilled from later must see the same classes). */
+  readonly classNames?: readonly string[];
   readonly limit?: number;
   readonly testLimit?: number;
   readonly labeledFraction?: number;
@@ -243,6 +247,37 @@ function checkRunFitsData(method: string, needs: MethodNeeds, o: RunOptions, bat
   checkMinBatch(method, needs, batchSize, train.size);
 }
 
+/**
+ * The class names a run directory's config.json records (undefined for other paths, or runs from before they were
+ * recorded).
+ */
+export async function runClassNames(dir: string): Promise<readonly string[] | undefined> {
+  try {
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { classNames?: unknown };
+    const names = config.classNames;
+    return Array.isArray(names) && names.every((n) => typeof n === 'string') ? (names as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuse a model whose recorded classes (`trained`) are not the data's, in the same order: its logits would be read
+ * as other classes (the same count is not enough; image folders name their classes). ConfigError naming both.
+ */
+export function checkSameClasses(what: string, trained: readonly string[] | undefined, data: readonly string[], dataName: string): void {
+  if (trained === undefined || (trained.length === data.length && trained.every((n, i) => n === data[i]))) return;
+  const list = (names: readonly string[]): string => (names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', '));
+  throw new ConfigError(
+    `${what} was trained on the classes (${list(trained)}) but ${dataName} has (${list(data)}); ` +
+      `use data with the same classes in the same order`,
+  );
+}
+
+async function checkTeacherClassNames(teacherPath: string, data: readonly string[]): Promise<void> {
+  checkSameClasses(`the teacher ${teacherPath}`, await runClassNames(teacherPath), data, 'the data');
+}
+
 interface Prepared {
   readonly recipe: MethodRecipe;
   readonly methodOptions: MethodOptions;
@@ -296,6 +331,7 @@ async function run(
             inputShape,
           })
         : teacherSource;
+    if (typeof teacherSource === 'string') await checkTeacherClassNames(teacherSource, train.classNames);
     if (teacher.numClasses !== numClasses) {
       throw new ConfigError(`the teacher predicts ${teacher.numClasses} classes but the data has ${numClasses}`);
     }
@@ -348,6 +384,7 @@ async function run(
     data: spec,
     inputShape: [...inputShape],
     numClasses,
+    classNames: [...train.classNames],
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
     ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),

@@ -11,7 +11,7 @@ import type { Dataset } from '../data/index.js';
 import { BUNDLE_FILE, loadStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
 import { loadLayersModelFromDir, ModelFileError } from '../io/index.js';
-import { ConfigError } from './api.js';
+import { checkSameClasses, ConfigError } from './api.js';
 import type { RunConfig } from './api.js';
 import { evaluate } from './evaluate.js';
 import type { ClassificationMetrics } from './metrics.js';
@@ -202,6 +202,7 @@ export async function evaluateModel(
     }
     const test = typeof spec === 'string' ? await loadDataset(spec, { split: 'test', limit: options.limit }) : spec;
     checkModelFitsData(loaded.model, test, `the model ${loaded.source}`);
+    checkSameClasses(`the model ${loaded.source}`, loaded.runConfig?.classNames, test.classNames, test.name);
     if (test.note !== undefined) options.onNote?.(test.note);
     const metrics = evaluate(loaded.model, test, { batchSize: options.batchSize ?? 256, limit: typeof spec === 'string' ? undefined : options.limit });
     const runs = options.latencyRuns ?? 20;

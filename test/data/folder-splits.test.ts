@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset, loadTrainTest, readImageFolder } from '../../src/data/index.js';
 import { initBackend, tf } from '../../src/runtime/index.js';
 import { evaluate } from '../../src/train/evaluate.js';
+import { ConfigError, distill, train } from '../../src/train/index.js';
+import { evaluateModel } from '../../src/train/saved-models.js';
 import { rejection, tempDir } from './fixtures.js';
 import { cli, errorLines } from '../cli/helpers.js';
 
@@ -110,5 +112,29 @@ describe('image folder splits with different classes', () => {
     expect(e.code).toBe(1);
     expect(errorLines(e)).toEqual([expect.stringMatching(/^error: .*purple: class folder 'purple' is not a class of the training split \(blue, green, red\); rename it/)]);
     expect(e.stderr).not.toMatch(/unexpected error|^\s+at /m);
+  }, 120_000);
+
+  it('a run records its class names; eval and distill refuse data whose classes differ, even at the same count', async () => {
+    const trained = colouredSquares(['blue', 'green', 'red'], 8);
+    const runDir = join(trained, 'run');
+    const r = await train({ data: `folder:${trained}`, model: 'resnet8', method: 'ce', epochs: 1, maxStepsPerEpoch: 1, batchSize: 3, out: runDir });
+    r.student.dispose();
+    expect(r.config.classNames).toEqual(['blue', 'green', 'red']);
+    expect((await evaluateModel(runDir, `folder:${trained}`, { latencyRuns: 0 })).metrics.count).toBe(6);
+    // Three classes again, but other ones: the logits would be read as the wrong colours.
+    const other = tempDir('cds-folder-other-');
+    for (const split of ['train', 'test']) {
+      for (const name of ['blue', 'red', 'yellow']) {
+        mkdirSync(join(other, split, name), { recursive: true });
+        writeSquare(join(other, split, name, '0.png'), COLOURS[name] ?? [255, 255, 0], 0, 8);
+      }
+    }
+    const want = /was trained on the classes \(blue, green, red\) but .* has \(blue, red, yellow\); use data with the same classes in the same order/;
+    const e1 = await evaluateModel(runDir, `folder:${other}`, { latencyRuns: 0 }).catch((e: unknown) => e as Error);
+    expect(e1).toBeInstanceOf(ConfigError);
+    expect((e1 as Error).message).toMatch(want);
+    const e2 = await distill({ data: `folder:${other}`, teacher: runDir, student: 'resnet8', method: 'kd', epochs: 1, maxStepsPerEpoch: 1, batchSize: 3 }).catch((e: unknown) => e as Error);
+    expect(e2).toBeInstanceOf(ConfigError);
+    expect((e2 as Error).message).toMatch(want);
   }, 120_000);
 });
