@@ -143,6 +143,10 @@ function validate(o: Omit<RunOptions, 'data'>): void {
   positive('limit', o.limit, true);
   positive('testLimit', o.testLimit, true);
   positive('maxStepsPerEpoch', o.maxStepsPerEpoch, true);
+  positive('evalBatchSize', o.evalBatchSize, true);
+  if (o.warmupEpochs !== undefined && !(Number.isFinite(o.warmupEpochs) && o.warmupEpochs >= 0)) {
+    throw new ConfigError(`warmupEpochs must be a number >= 0, got ${o.warmupEpochs}`);
+  }
   if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) throw new ConfigError(`momentum must be in [0, 1), got ${o.momentum}`);
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) throw new ConfigError(`weightDecay must be >= 0, got ${o.weightDecay}`);
   if (o.labeledFraction !== undefined && !(o.labeledFraction > 0 && o.labeledFraction <= 1)) {
@@ -202,6 +206,12 @@ export function resolveHyperparameters(
   const recipe = kind === 'train' ? TRAIN_RECIPE : DISTILL_RECIPE;
   const small = SMALL_LR_STUDENTS.has(modelName.toLowerCase().replace(/[-_]/g, ''));
   const epochs = o.epochs ?? recipe.epochs;
+  if (o.warmupEpochs !== undefined && o.warmupEpochs > 0 && o.warmupEpochs >= epochs) {
+    throw new ConfigError(
+      `the learning-rate warm-up (${o.warmupEpochs} epochs) is not shorter than the run (${epochs} epochs), so the rate ` +
+        `never reaches --lr; use fewer --warmup-epochs or more --epochs`,
+    );
+  }
   return {
     epochs,
     batchSize: o.batchSize ?? recipe.batchSize,

@@ -82,6 +82,20 @@ describe('options the data makes impossible', () => {
     expect((await loadTrainTest(DATA, { limit: 3, limitMode: 'first' })).train.size).toBe(3);
   });
 
+  it('a warm-up as long as the run, and a non-positive evaluation batch', async () => {
+    const warm = await refusal(train({ data: DATA, model: 'resnet8', method: 'ce', epochs: 3, warmupEpochs: 3 }));
+    expect(warm).toBeInstanceOf(ConfigError);
+    expect(warm.message).toBe(
+      'the learning-rate warm-up (3 epochs) is not shorter than the run (3 epochs), so the rate never reaches --lr; use fewer --warmup-epochs or more --epochs',
+    );
+    // The recipe's epoch count counts when none is given (distill: 240).
+    expect((await refusal(distill({ data: DATA, teacher: NO_TEACHER, student: 'resnet8', method: 'kd', warmupEpochs: 240 }))).message).toMatch(/warm-up \(240 epochs\) is not shorter than the run \(240 epochs\)/);
+    expect(await refusal(distill({ data: DATA, teacher: NO_TEACHER, student: 'resnet8', method: 'kd', warmupEpochs: 5 }))).toBeInstanceOf(TeacherError);
+    const evalBatch = await refusal(train({ data: DATA, model: 'resnet8', method: 'ce', evalBatchSize: 0 }));
+    expect(evalBatch).toBeInstanceOf(ConfigError);
+    expect(evalBatch.message).toBe('evalBatchSize must be a positive integer, got 0');
+  });
+
   it('data with a single class', async () => {
     const { train: t, test } = await loadTrainTest('synthetic:8x8x3:2:16');
     const one = (d: Dataset): Dataset => ({ ...d, classNames: ['only'], labels: new Int32Array(d.size) });
