@@ -88,6 +88,19 @@ describe('a final softmax is looked through', () => {
       m.dispose();
     }
     expect(logitsPredictor(ref).softmax).toBeUndefined();
+    // A Sequential model (the usual Keras export) ending in Dense(softmax), with the same weights.
+    const seq = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.globalAveragePooling2d({}),
+        tf.layers.dense({ units: 5, activation: 'softmax' }),
+      ],
+    });
+    seq.setWeights(ref.getWeights());
+    expect(logitsPredictor(seq).softmax).toMatch(/softmax activation/);
+    expectSameMetrics(evaluate(seq, test), onLogits);
+    expect(await leakedTensors(() => evaluate(seq, test))).toBe(0);
+    seq.dispose();
     ref.dispose();
   });
 
