@@ -52,8 +52,8 @@ export function teacherFromGraphModel(
       `features); candidates: ${suggestNodes(nodes, '')}`);
   }
   const stageNodes = options.stageNodes.map((n) => check(n, 'stage node'));
-  // Default: the output node, looking through a final Softmax (the one rule, in models/logits.ts).
-  const logitsNode = check(options.logitsNode ?? graphLogitsNode(nodes, model.outputNodes[model.outputNodes.length - 1]!), 'logits node');
+  // The given node or the output node, looking through a final Softmax (the one rule, in models/logits.ts).
+  const logitsNode = graphLogitsNode(nodes, check(options.logitsNode ?? model.outputNodes[model.outputNodes.length - 1]!, 'logits node'));
   const pooledNode = options.pooledNode != null ? check(options.pooledNode, 'pooled node') : undefined;
   if (model.inputs.length !== 1) {
     throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);

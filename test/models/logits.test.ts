@@ -153,13 +153,18 @@ describe('a final softmax is looked through', () => {
     g0.dispose();
     g1.dispose();
 
-    const t = await loadTeacher(withSoftmax, { stageNodes: ['relu'], expectedClasses: 5 });
-    const out = t.forward(x.slice([0], [4]));
+    // The default logits node, and a softmax node named as the logits, are both looked through.
     const want = logits.slice([0], [4]);
-    const got = out.logits.dataSync();
-    (want.dataSync() as Float32Array).forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
-    tf.dispose([...out.features, out.pooled, out.logits, want, x, logits]);
-    t.dispose();
+    const x4 = x.slice([0], [4]);
+    for (const logitsNode of [undefined, 'probs']) {
+      const t = await loadTeacher(withSoftmax, { stageNodes: ['relu'], expectedClasses: 5, ...(logitsNode ? { logitsNode } : {}) });
+      const out = t.forward(x4 as tf.Tensor4D);
+      const got = out.logits.dataSync();
+      (want.dataSync() as Float32Array).forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+      tf.dispose([...out.features, out.pooled, out.logits]);
+      t.dispose();
+    }
+    tf.dispose([want, x4, x, logits]);
   });
 
   it('graphLogitsNode: through Identity (and control inputs) to a Softmax; anything else is the output itself', () => {
