@@ -66,7 +66,9 @@ function geometry(
     filterShape as [number, number, number, number],
     strides as Pair,
     1,
-    pad,
+    // A number p means p on every side; tfjs-core would size the output from the filter height and stride height
+    // alone (wrong for non-square filters or unequal strides), so it is passed as the explicit padding it stands for.
+    typeof pad === 'number' && pad > 0 ? [[0, 0], [pad, pad], [pad, pad], [0, 0]] : pad,
     dimRoundingMode,
     depthwise,
   );
