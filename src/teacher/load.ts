@@ -103,12 +103,14 @@ export async function loadTeacher(
     }
   }
   const loaded = await loadLayersModelFromDir(modelFile);
-  let model = loaded;
+  let model: tf.LayersModel;
   try {
     model = await fixedInput(loaded, modelFile, options);
-  } finally {
-    if (model !== loaded) loaded.dispose();
+  } catch (err) {
+    loaded.dispose();
+    throw err;
   }
+  if (model !== loaded) loaded.dispose();
   return ownedLayersTeacher(model, modelFile, options);
 }
 

@@ -77,8 +77,10 @@ describe('teacher input shape', () => {
     // Loading a file fixes a copy (disposed with the teacher); an in-memory model is left as it was.
     expect(m.inputs[0]!.shape).toEqual([null, null, null, 3]);
     expect(tf.memory().numTensors).toBe(before);
-    // The channel count is declared: 1-channel data is refused.
+    // The channel count is declared: 1-channel data is refused (and the loaded model freed).
     expect(await refusal(loadTeacher(anySizeFile, { inputShape: [16, 16, 1] }))).toMatch(/takes \?x\?x3 inputs but the data is 16x16x1/);
+    expect(await refusal(loadTeacher(fixedFile, { inputShape: [16, 16, 3] }))).toMatch(/takes 8x8x3 inputs/);
+    expect(tf.memory().numTensors).toBe(before);
     // Without the data's shape, the unknown size is said.
     expect(await refusal(loadTeacher(anySizeFile))).toMatch(/declares input \?x\?x3 with unknown dimensions/);
     expect(await leakedTensors(async () => (await loadTeacher(anySizeFile, { inputShape: [8, 8, 3] })).dispose())).toBe(0);
