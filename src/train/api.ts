@@ -285,7 +285,8 @@ export function checkSameClasses(what: string, trained: readonly string[] | unde
 }
 
 async function checkTeacherClassNames(teacherPath: string, data: readonly string[]): Promise<void> {
-  checkSameClasses(`the teacher ${teacherPath}`, await runClassNames(teacherPath), data, 'the data');
+  const trained = await runClassNames(teacherPath);
+  if (trained !== undefined && trained.length === data.length) checkSameClasses(`the teacher ${teacherPath}`, trained, data, 'the data');
 }
 
 interface Prepared {
@@ -331,6 +332,8 @@ async function run(
 
   let teacher: Teacher | undefined;
   if (teacherSource !== undefined) {
+    // Before loading it (nothing to free on refusal); a different class count is loadTeacher's to say.
+    if (typeof teacherSource === 'string') await checkTeacherClassNames(teacherSource, train.classNames);
     teacher =
       typeof teacherSource === 'string'
         ? await loadTeacher(teacherSource, {
@@ -341,7 +344,6 @@ async function run(
             inputShape,
           })
         : teacherSource;
-    if (typeof teacherSource === 'string') await checkTeacherClassNames(teacherSource, train.classNames);
     if (teacher.numClasses !== numClasses) {
       throw new ConfigError(`the teacher predicts ${teacher.numClasses} classes but the data has ${numClasses}`);
     }
