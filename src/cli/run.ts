@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { distill, resolveHyperparameters, train } from '../train/index.js';
+import { checkMinBatch, distill, resolveHyperparameters, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
 import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { buildModel, listModels } from '../models/index.js';
@@ -158,6 +158,8 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
     // Refuse an unknown model name now, as the run would (building it is cheap next to a run).
     await startBackend(str(o, 'backend'), out);
     buildModel(modelName, { inputShape: [32, 32, 3], numClasses: 10 }).net.dispose();
+    // And a batch too small for the method, as the run would.
+    checkMinBatch(recipe.name, needsOf(recipe, methodOptions), resolveHyperparameters(kind, base, modelName).batchSize);
     const resolved = {
       command: kind,
       ...(kind === 'train' ? { model: modelName } : { teacher: str(o, 'teacher'), student: modelName }),

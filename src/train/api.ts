@@ -229,7 +229,7 @@ export function resolveHyperparameters(
  * naming the method and the batch size to use. `images`: the training set's size, when known (one epoch is then one
  * batch of all of them when `batchSize` is larger).
  */
-function checkMinBatch(method: string, needs: MethodNeeds, batchSize: number, images?: number): void {
+export function checkMinBatch(method: string, needs: MethodNeeds, batchSize: number, images?: number): void {
   const min = needs.minBatch ?? 1;
   const batch = images !== undefined ? Math.min(batchSize, images) : batchSize;
   if (batch >= min) return;

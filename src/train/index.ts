@@ -1,4 +1,4 @@
-export { train, distill, ConfigError, resolveHyperparameters } from './api.js';
+export { train, distill, ConfigError, resolveHyperparameters, checkMinBatch } from './api.js';
 export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig, ResolvedHyperparameters } from './api.js';
 export { fit, TrainingDivergedError } from './fit.js';
 export type { FitOptions, FitResult, EpochMetrics, StepProgress, OptimizerConfig, TeacherModel } from './fit.js';

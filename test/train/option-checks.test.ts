@@ -137,5 +137,10 @@ describe('cds-distill distill --method rkd --batch-size 1', () => {
     expect(r.code).toBe(1);
     expect(errorLines(r)).toEqual(['error: method rkd compares the images of a batch and needs at least 3 per step, got batch size 1; use --batch-size 3 or more']);
     expect(r.stderr).not.toMatch(/unexpected error|^\s+at /m);
+    // --dry-run refuses it the same way.
+    const dry = await cli(['distill', '--teacher', path.join(tmp.dir, 'teacher', 'model.json'), '--student', 'resnet8', '--method', 'sp',
+      '--batch-size', '1', '--data', DATA, '--dry-run', '--backend', 'cpu']);
+    expect(dry.code).toBe(1);
+    expect(errorLines(dry)).toEqual(['error: method sp compares the images of a batch and needs at least 2 per step, got batch size 1; use --batch-size 2 or more']);
   }, 60_000);
 });
