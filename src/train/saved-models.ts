@@ -10,7 +10,8 @@ import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
 import { BUNDLE_FILE, loadStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { loadLayersModelFromDir, ModelFileError } from '../io/index.js';
+import { loadGraphModelFromDir, loadLayersModelFromDir, ModelFileError, readModelJSON } from '../io/index.js';
+import { logitsPredictor } from '../models/logits.js';
 import { checkSameClasses, ConfigError } from './api.js';
 import type { RunConfig } from './api.js';
 import { evaluate } from './evaluate.js';
@@ -43,23 +44,29 @@ export interface LatencyOptions {
   readonly runs?: number;
   /** Untimed calls first. Default 3. */
   readonly warmup?: number;
+  /** [H, W, C] of the random inputs. Default: the model's declared input (unknown sizes: 1). */
+  readonly inputShape?: readonly number[];
 }
 
-/** Median milliseconds per image of `model.predict` (inference mode) on random inputs, results read back. */
-export function measureLatency(model: tf.LayersModel, options: LatencyOptions = {}): number {
+/**
+ * Median milliseconds per image from input to logits (inference mode; a LayersModel or a GraphModel) on random inputs,
+ * results read back.
+ */
+export function measureLatency(model: tf.LayersModel | tf.GraphModel, options: LatencyOptions = {}): number {
   const batch = options.batchSize ?? 1;
   const runs = options.runs ?? 20;
   const warmup = options.warmup ?? 3;
-  const shape = model.inputs[0]!.shape.slice(1).map((d) => d ?? 1);
+  const declared = (model.inputs[0]!.shape ?? []).slice(1) as (number | null)[];
+  const shape = options.inputShape ?? declared.map((d) => (d != null && d > 0 ? d : 1));
+  const predictor = logitsPredictor(model);
   const x = tf.randomNormal([batch, ...shape]);
   const times: number[] = [];
   try {
     for (let i = 0; i < warmup + runs; i++) {
       const t0 = performance.now();
-      const out = model.predict(x) as tf.Tensor | tf.Tensor[];
-      const outs = Array.isArray(out) ? out : [out];
-      outs[outs.length - 1]!.dataSync();
-      tf.dispose(outs);
+      const out = predictor.predict(x);
+      out.dataSync();
+      out.dispose();
       if (i >= warmup) times.push((performance.now() - t0) / batch);
     }
   } finally {
@@ -152,7 +159,8 @@ export interface EvaluateModelOptions {
 
 export interface ModelEvaluation {
   readonly source: string;
-  readonly kind: 'bundle' | 'layers';
+  /** 'graph': a tfjs GraphModel (model.json of format graph-model), evaluated through its last output node. */
+  readonly kind: 'bundle' | 'layers' | 'graph';
   readonly data: string;
   readonly metrics: ClassificationMetrics;
   /** Trainable parameters of the bare model (input -> logits). */
@@ -191,6 +199,8 @@ export async function evaluateModel(
   data?: string | Dataset,
   options: EvaluateModelOptions = {},
 ): Promise<ModelEvaluation> {
+  const graphFile = await graphModelFile(pathOrRun);
+  if (graphFile !== undefined) return evaluateGraphModel(graphFile, data, options);
   const loaded = await loadModel(pathOrRun);
   try {
     const spec = data ?? loaded.runConfig?.data;
@@ -220,5 +230,67 @@ export async function evaluateModel(
     };
   } finally {
     loaded.dispose();
+  }
+}
+
+/** The model.json a path leads to when it is a GraphModel (a file, or a directory holding model.json); else undefined. */
+async function graphModelFile(pathOrRun: string): Promise<string | undefined> {
+  const abs = path.resolve(pathOrRun);
+  const kind = await kindOf(abs);
+  const file = kind === 'file' ? abs : kind === 'dir' ? path.join(abs, 'model.json') : undefined;
+  if (file === undefined || path.basename(file) === BUNDLE_FILE || (await kindOf(file)) !== 'file') return undefined;
+  try {
+    return (await readModelJSON(file)).format === 'graph-model' ? file : undefined;
+  } catch {
+    return undefined; // not a readable model JSON: loadModel says why
+  }
+}
+
+/**
+ * `evaluateModel` for a GraphModel: its input checked against the data (unknown sizes take the data's), its logits
+ * from the last output node (a final Softmax looked through), its float weights counted as parameters.
+ */
+async function evaluateGraphModel(file: string, data: string | Dataset | undefined, options: EvaluateModelOptions): Promise<ModelEvaluation> {
+  if (data === undefined) throw new ConfigError(`${file} is not a run directory: say which data to evaluate on (e.g. --data fashion-mnist)`);
+  const test = typeof data === 'string' ? await loadDataset(data, { split: 'test', limit: options.limit }) : data;
+  const model = await loadGraphModelFromDir(file);
+  try {
+    const what = `the model ${file}`;
+    const declared = model.inputs.length === 1 ? (model.inputs[0]!.shape ?? []).slice(1) : [];
+    const known = (d: number): boolean => d > 0;
+    if (declared.length !== 3 || declared.some((d, i) => known(d) && d !== test.inputShape[i])) {
+      throw new ConfigError(
+        `${what} takes ${model.inputs.length === 1 ? declared.map((d) => (known(d) ? d : '?')).join('x') : `${model.inputs.length}`} ` +
+          `inputs but ${test.name} images are ${test.inputShape.join('x')}; evaluate it on data of its input shape`,
+      );
+    }
+    const probe = tf.tidy(() => logitsPredictor(model).predict(tf.zeros([1, ...test.inputShape])).shape);
+    if (probe.length !== 2 || probe[1] !== test.classNames.length) {
+      throw new ConfigError(
+        `${what} outputs shape [${probe.join(', ')}] but ${test.name} has ${test.classNames.length} classes; ` +
+          `evaluate it on the dataset it was trained for`,
+      );
+    }
+    if (test.note !== undefined) options.onNote?.(test.note);
+    const metrics = evaluate(model, test, { batchSize: options.batchSize ?? 256, limit: typeof data === 'string' ? undefined : options.limit });
+    const runs = options.latencyRuns ?? 20;
+    const latencyMs = runs > 0 ? measureLatency(model, { runs, inputShape: test.inputShape }) : undefined;
+    const params = Object.values(model.weights)
+      .flat()
+      .filter((w) => w.dtype === 'float32')
+      .reduce((s, w) => s + w.size, 0);
+    return {
+      source: file,
+      kind: 'graph',
+      data: typeof data === 'string' ? data : `${data.name} (in memory)`,
+      metrics,
+      params,
+      ...(latencyMs !== undefined ? { latencyMs } : {}),
+      inputShape: [...test.inputShape],
+      numClasses: test.classNames.length,
+      backend: backendReport()?.backend ?? tf.getBackend(),
+    };
+  } finally {
+    model.dispose();
   }
 }

@@ -125,7 +125,7 @@ describe('a final softmax is looked through', () => {
     x.dispose();
   });
 
-  it('GraphModels: a final Softmax node (behind Identity) is looked through by evaluate() and loadTeacher', async () => {
+  it('GraphModels: a final Softmax node (behind Identity) is looked through by evaluate(), eval and loadTeacher', async () => {
     const rnd = (shape: number[], seed: number, std: number): Float32Array => {
       const t = tf.randomNormal(shape, 0, std, 'float32', seed);
       const v = t.dataSync() as Float32Array;
@@ -152,6 +152,20 @@ describe('a final softmax is looked through', () => {
     expect(await leakedTensors(() => evaluate(g1, test))).toBe(0);
     g0.dispose();
     g1.dispose();
+    // eval (evaluateModel) reads graph models too: the same metrics for both exports, their float weights as parameters.
+    for (const dir of [plain, withSoftmax]) {
+      const before = tf.memory().numTensors;
+      const r = await evaluateModel(dir, test, { latencyRuns: 2 });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(r.kind).toBe('graph');
+      expect(r.params).toBe(108 + 20 + 5);
+      expect(r.latencyMs).toBeGreaterThan(0);
+      expectSameMetrics(r.metrics, m0);
+    }
+    const other = (await loadTrainTest('synthetic:6x6x3:3:30')).test;
+    await expect(evaluateModel(plain, other, { latencyRuns: 0 })).rejects.toThrow(/outputs shape \[1, 5\] but synthetic has 3 classes/);
+    const bigger = (await loadTrainTest('synthetic:8x8x3:5:50')).test;
+    await expect(evaluateModel(plain, bigger, { latencyRuns: 0 })).rejects.toThrow(/takes 6x6x3 inputs but synthetic images are 8x8x3/);
 
     // The default logits node, and a softmax node named as the logits, are both looked through.
     const want = logits.slice([0], [4]);
