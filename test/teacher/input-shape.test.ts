@@ -1,5 +1,6 @@
 // A teacher's declared input is checked against the data, never overridden by it (issue 12, item 3); a teacher that
 // declares no fixed size (null H/W) takes the data's.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../../src/runtime/index.js';
@@ -85,6 +86,51 @@ describe('teacher input shape', () => {
     expect(await refusal(loadTeacher(anySizeFile))).toMatch(/declares input \?x\?x3 with unknown dimensions/);
     expect(await leakedTensors(async () => (await loadTeacher(anySizeFile, { inputShape: [8, 8, 3] })).dispose())).toBe(0);
     m.dispose();
+  });
+});
+
+/** A GraphModel: image [-1, h, w, 3] (-1 = any size) -> conv 3x3 (4, 'relu') -> mean -> matmul (4 classes). */
+function writeGraphTeacher(dir: string, h: number, w: number): string {
+  const F = { type: 'DT_FLOAT' };
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  const constNode = (name: string, dims: number[], dtype = 'DT_FLOAT') => ({
+    name, op: 'Const', attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } } } },
+  });
+  const nodes = [
+    { name: 'image', op: 'Placeholder', attr: { dtype: F, shape: { shape: { dim: [-1, h, w, 3].map((d) => ({ size: String(d) })) } } } },
+    constNode('w1', [3, 3, 3, 4]),
+    { name: 'conv', op: 'Conv2D', input: ['image', 'w1'], attr: { T: F, strides: { list: { i: ['1', '1', '1', '1'] } }, padding: { s: b64('SAME') },
+      data_format: { s: b64('NHWC') }, dilations: { list: { i: ['1', '1', '1', '1'] } } } },
+    { name: 'relu', op: 'Relu', input: ['conv'], attr: { T: F } },
+    constNode('axes', [2], 'DT_INT32'),
+    { name: 'pool', op: 'Mean', input: ['relu', 'axes'], attr: { T: F, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } } },
+    constNode('wfc', [4, 4]),
+    { name: 'logits', op: 'MatMul', input: ['pool', 'wfc'], attr: { T: F, transpose_a: { b: false }, transpose_b: { b: false } } },
+  ];
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'model.json'), JSON.stringify({
+    format: 'graph-model',
+    modelTopology: { node: nodes, library: {}, versions: { producer: 1 } },
+    weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'w1', shape: [3, 3, 3, 4], dtype: 'float32' }, { name: 'axes', shape: [2], dtype: 'int32' }, { name: 'wfc', shape: [4, 4], dtype: 'float32' }] }],
+  }));
+  const weights = [new Float32Array(108).map((_, i) => Math.sin(i)), new Int32Array([1, 2]), new Float32Array(16).map((_, i) => Math.cos(i))];
+  writeFileSync(path.join(dir, 'w.bin'), Buffer.concat(weights.map((a) => Buffer.from(a.buffer))));
+  return path.join(dir, 'model.json');
+}
+
+describe('graph teacher input shape', () => {
+  it('a placeholder of any size takes the data size; declared sizes and channels are checked', async () => {
+    const anySize = writeGraphTeacher(path.join(tmp.dir, 'graph-any'), -1, -1);
+    const t = await loadTeacher(anySize, { stageNodes: ['relu'], inputShape: [10, 12, 3] });
+    expect(t.inputShape).toEqual([10, 12, 3]);
+    expect(t.featureShapes).toEqual([[10, 12, 4]]);
+    t.dispose();
+    expect(await refusal(loadTeacher(anySize, { stageNodes: ['relu'], inputShape: [10, 12, 1] }))).toMatch(/takes \?x\?x3 inputs but the data is 10x12x1/);
+    const fixed = writeGraphTeacher(path.join(tmp.dir, 'graph-8'), 8, 8);
+    expect(await refusal(loadTeacher(fixed, { stageNodes: ['relu'], inputShape: [16, 16, 3] }))).toMatch(/takes 8x8x3 inputs but the data is 16x16x3/);
+    const ok = await loadTeacher(fixed, { stageNodes: ['relu'], inputShape: [8, 8, 3] });
+    expect(ok.inputShape).toEqual([8, 8, 3]);
+    ok.dispose();
   });
 });
 
