@@ -82,6 +82,11 @@ function writeResized(img: Rgba, h: number, w: number, c: number, out: Uint8Arra
   }
 }
 
+/** Class names for a one-line message: the first 8, then how many more. */
+function nameList(names: readonly string[]): string {
+  return names.length > 8 ? `${names.slice(0, 8).join(', ')}, ... (${names.length - 8} more)` : names.join(', ');
+}
+
 export interface ReadImageFolderOptions {
   /** Output size [H, W] (or one number for square). Default: the size of the first image (in sorted order). */
   readonly size?: number | readonly [number, number];
@@ -120,7 +125,7 @@ export async function readImageFolder(root: string, options: ReadImageFolderOpti
     if (unknown.length > 0) {
       throw new DataError(
         `${join(root, unknown[0]!)}: class folder '${unknown[0]}' is not a class of the training split ` +
-          `(${classNames.join(', ')}); rename it to one of them or add it to the training split`,
+          `(${nameList(classNames)}); rename it to one of them or add it to the training split`,
         join(root, unknown[0]!),
       );
     }
@@ -145,7 +150,7 @@ export async function readImageFolder(root: string, options: ReadImageFolderOpti
   const absent = classNames.filter((name) => !present.has(name));
   const note =
     absent.length > 0
-      ? `${root} has no images of ${absent.length} of the ${classNames.length} classes (${absent.join(', ')}); ` +
+      ? `${root} has no images of ${absent.length} of the ${classNames.length} classes (${nameList(absent)}); ` +
         `its metrics cover the other classes`
       : undefined;
 

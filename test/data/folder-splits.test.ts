@@ -98,6 +98,11 @@ describe('image folder splits with different classes', () => {
     expect(ds.note).toMatch(/\(blue, green\)/);
     const err = await rejection(readImageFolder(root, { classNames: ['cat', 'dog'] }));
     expect(err.message).toMatch(/class folder 'green' is not a class/);
+    // A long class list stays one short line.
+    const many = Array.from({ length: 100 }, (_, i) => `class_${String(i).padStart(3, '0')}`);
+    const long = await rejection(readImageFolder(root, { classNames: many }));
+    expect(long.message).toMatch(/\(class_000, .*, class_007, \.\.\. \(92 more\)\)/);
+    expect(long.message.length - root.length).toBeLessThan(250);
   });
 
   it('the CLI says the absent test class once on stderr, and refuses a test-only class folder in one line (exit 1)', async () => {
