@@ -29,7 +29,7 @@ import { buildReport, csvTable, markdownReport } from './table.js';
 import type { CompareReport, MissingRun, ReportFiles } from './table.js';
 import { barsSpec, curvesSpec, renderSvg } from './plots.js';
 
-/** The methods compared when none are named: every baseline of design section 5 and CDS. */
+/** The methods compared when none are named: every baseline (RepDistiller/mdistiller defaults) and CDS. */
 export const DEFAULT_METHODS: readonly string[] = ['ce', 'kd', 'fitnet', 'at', 'sp', 'rkd', 'pkt', 'crd', 'dkd', 'cds', 'cds-kd'];
 /** `distill`'s default epochs (the CIFAR-100 benchmark schedule). */
 const DEFAULT_EPOCHS = 240;

@@ -232,7 +232,7 @@ export function studentHeadPlans(s: { featureShapes: readonly Shape3[]; stageInd
 }
 
 /**
- * Wrap a tapped model for training: add CDS projection heads and/or auxiliary classifiers (design section 4) on its
+ * Wrap a tapped model for training: add CDS projection heads and/or auxiliary classifiers (as in the CDS paper) on its
  * symbolic outputs and build one training model. The backbone's layers (and weights) are shared, not copied.
  */
 export function wrapStudent(tapped: TappedModel, options: WrapStudentOptions = {}): Student {

@@ -118,7 +118,7 @@ interface Recipe {
   readonly milestones: readonly number[];
 }
 
-/** CDS's teacher recipe (design section 4) and the CIFAR-100 distillation benchmark's (section 5). */
+/** CDS's teacher recipe (the CDS paper, ECCV 2022) and the CIFAR-100 distillation benchmark's (RepDistiller). */
 const TRAIN_RECIPE: Recipe = { epochs: 300, batchSize: 128, lr: 0.1, milestones: [90, 180, 280] };
 const DISTILL_RECIPE: Recipe = { epochs: 240, batchSize: 64, lr: 0.05, milestones: [150, 180, 210] };
 const SMALL_LR_STUDENTS = new Set(['mobilenetv2', 'shufflev1', 'shufflev2']);
