@@ -117,7 +117,6 @@ export const cdsKd: MethodRecipe = {
         );
         return terms;
       },
-      dispose: () => adapters.forEach((a) => a?.dispose()),
     };
   },
 };

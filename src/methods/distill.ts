@@ -150,7 +150,6 @@ export const fitnet: MethodRecipe = {
         );
         return terms;
       },
-      dispose: () => regressor.dispose(),
     };
   },
 };
@@ -216,10 +215,6 @@ export const crd: MethodRecipe = {
       },
       setState: (s) => {
         memory.setState({ ...(s.json as object), ...s.arrays } as unknown as Parameters<CrdMemoryBank['setState']>[0]);
-      },
-      dispose: () => {
-        embedStudent.dispose();
-        embedTeacher.dispose();
       },
     };
   },

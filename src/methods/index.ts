@@ -1,5 +1,6 @@
 export { getMethod, listMethods, resolveMethodOptions, needsOf, MethodError } from './registry.js';
 export { crossModelInfoNce } from './cds-kd.js';
+export { disposeMethod } from './common.js';
 export type {
   FrozenTeacher,
   MethodNeeds,

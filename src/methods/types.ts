@@ -90,7 +90,11 @@ export interface MethodRun {
   /** Non-trainable state to checkpoint (memory banks), JSON plus binary arrays. */
   getState?(): { json: unknown; arrays: Record<string, Float32Array> };
   setState?(state: { json: unknown; arrays: Record<string, Float32Array> }): void;
-  dispose(): void;
+  /**
+   * Release what the method holds besides its `parts` (whose models `disposeMethod` disposes, one hook for every
+   * method). Call `disposeMethod(run)`, not this.
+   */
+  dispose?(): void;
 }
 
 /** A registered method: what it needs, its defaults, and how to make a run of it. */

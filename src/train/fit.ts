@@ -12,6 +12,7 @@ import { Batcher, standardAugment, twoViews } from '../data/index.js';
 import type { Batch, Dataset, NormStats } from '../data/index.js';
 import { exportStudent, saveStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
+import { disposeMethod } from '../methods/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
 import { learningRate } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
@@ -203,7 +204,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   if (options.resume && checkpointDir && hasCheckpoint(checkpointDir)) {
     const ckpt = await readCheckpoint(checkpointDir);
     student.dispose();
-    method.dispose();
+    disposeMethod(method);
     student = ckpt.student;
     method = options.rebuildMethod ? options.rebuildMethod(student) : method;
     await ckpt.restoreParts(method.parts);
@@ -271,6 +272,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       });
       if (!Number.isFinite(loss)) {
         const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
+        disposeOptimizer(optimizer);
+        disposeMethod(method);
         throw new TrainingDivergedError(
           `loss is ${loss} at epoch ${epoch + 1}, step ${steps + 1} (terms: ${JSON.stringify(terms)}); ` +
             (where ? `the last good checkpoint is ${where} (not overwritten)` : 'no checkpoint was written yet') +
@@ -321,8 +324,20 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   }
 
   if (runDir && !interrupted) await exportStudent(student, join(runDir, 'student'));
-  optimizer.dispose();
+  // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
+  disposeOptimizer(optimizer);
+  disposeMethod(method);
   return { epochs: history, best, last: history[history.length - 1], interrupted, student, runDir };
+}
+
+/**
+ * Dispose an optimizer completely. tfjs 4.22's MomentumOptimizer.dispose() does not call SGDOptimizer's, so the
+ * learning-rate scalar `c` (kept since the last setLearningRate) would outlive the run.
+ */
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+  if (c != null && !c.isDisposed) c.dispose();
 }
 
 interface StepInputs {
