@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { initBackend, backendReport } from '../runtime/index.js';
 import type { BackendName, BackendRequest } from '../runtime/index.js';
-import { ConfigError, TrainingDivergedError } from '../train/index.js';
+import { ConfigError, MetricsLogError, TrainingDivergedError } from '../train/index.js';
 import { DataError } from '../data/index.js';
 import { ModelError } from '../models/index.js';
 import { MethodError } from '../methods/index.js';
@@ -32,7 +32,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError];
+const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError,
+  MetricsLogError];
 
 /** Errors a user can fix from the message alone (no stack trace unless --verbose). */
 export function isUserError(err: unknown): boolean {

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
@@ -142,19 +143,12 @@ export async function readRunConfig(runDir: string): Promise<RunDirConfig | unde
 
 /** The epochs logged in metrics.jsonl (a torn last line, from a process killed mid-write, is ignored). */
 export async function readRunMetrics(runDir: string): Promise<EpochMetrics[]> {
-  const file = join(runDir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
-  const out: EpochMetrics[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    try {
-      out.push(JSON.parse(lines[i]!) as EpochMetrics);
-    } catch (err) {
-      if (i === lines.length - 1) break;
-      throw new CompareError(`${file}: line ${i + 1} is not valid JSON (${(err as Error).message})`);
-    }
+  try {
+    return (await readMetricsLog(join(runDir, 'metrics.jsonl'))).epochs;
+  } catch (err) {
+    if (err instanceof MetricsLogError) throw new CompareError(err.message);
+    throw err;
   }
-  return out;
 }
 
 export type RunStatus = 'finished' | 'partial' | 'absent';
