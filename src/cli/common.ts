@@ -195,6 +195,13 @@ export function list(value: string): string[] {
   return items;
 }
 
+/** Help of distill's and compare's teacher naming options (one wording for both). */
+export const TEACHER_STAGES_HELP =
+  'comma-separated stage names of a model.json teacher: layer names of a LayersModel (default: found automatically), ' +
+  'node names of a GraphModel (default: none, enough for kd and dkd; see cds-distill inspect TEACHER)';
+export const TEACHER_LOGITS_HELP =
+  'the layer or graph node whose output is the teacher\'s logits, when it is not the model\'s last output';
+
 const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-export { getMethod, listMethods, resolveMethodOptions, needsOf, MethodError } from './registry.js';
+export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures, MethodError } from './registry.js';
 export { crossModelInfoNce } from './cds-kd.js';
 export { disposeMethod } from './common.js';
 export type {
@@ -11,5 +11,6 @@ export type {
   MethodSetup,
   OptionValue,
   StepContext,
+  TeacherFeatures,
   TeacherOutputs,
 } from './types.js';

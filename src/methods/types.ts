@@ -32,7 +32,15 @@ export interface MethodNeeds {
   readonly heads: HeadKind;
   /** Dataset row indices of the batch (CRD's memory bank). */
   readonly sampleIndices?: boolean;
+  /**
+   * What the method reads of the teacher besides its logits: 'logits' nothing else (kd, dkd: a teacher without stages
+   * will do), 'pooled' its pooled feature, 'stages' its stage features. Default 'stages'.
+   */
+  readonly teacherFeatures?: TeacherFeatures;
 }
+
+/** See MethodNeeds.teacherFeatures. */
+export type TeacherFeatures = 'logits' | 'pooled' | 'stages';
 
 export type OptionValue = number | string | boolean;
 export type MethodOptions = Readonly<Record<string, OptionValue>>;

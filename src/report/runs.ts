@@ -21,6 +21,9 @@ export interface PassThroughOptions {
   readonly limit?: number;
   readonly testLimit?: number;
   readonly maxStepsPerEpoch?: number;
+  /** The teacher's stage layers/nodes and its logits layer/node (distill --teacher-stages, --teacher-logits). */
+  readonly teacherStages?: readonly string[];
+  readonly teacherLogits?: string;
 }
 
 /** What `distill` receives for one run: plain JSON (a plan line's `config`, usable as `distill(config)`). */
@@ -96,6 +99,8 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
         ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
         ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
         ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
+        ...(setup.teacherStages !== undefined ? { teacherStages: setup.teacherStages } : {}),
+        ...(setup.teacherLogits !== undefined ? { teacherLogits: setup.teacherLogits } : {}),
         ...(methodOptions && Object.keys(methodOptions).length > 0 ? { methodOptions } : {}),
       };
       const argv = ['distill', '--teacher', setup.teacher, '--student', setup.student, '--method', method, '--data', setup.data];
@@ -106,6 +111,8 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
       pushOpt(argv, '--limit', setup.limit);
       pushOpt(argv, '--test-limit', setup.testLimit);
       pushOpt(argv, '--max-steps', setup.maxStepsPerEpoch);
+      pushOpt(argv, '--teacher-stages', setup.teacherStages?.join(','));
+      pushOpt(argv, '--teacher-logits', setup.teacherLogits);
       for (const [k, v] of Object.entries(methodOptions ?? {})) argv.push('--method-option', `${k}=${String(v)}`);
       pushOpt(argv, '--backend', setup.backend);
       argv.push('--out', runDir, '--resume', '--json');
