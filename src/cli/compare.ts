@@ -12,12 +12,14 @@ import type { BackendRequest } from '../runtime/index.js';
 import {
   addConfigOptions,
   addRuntimeOptions,
+  clipMessage,
   CliError,
   count,
   examples,
   EXIT_INTERRUPTED,
   keyValue,
   list,
+  MAX_ERROR_LINE,
   mergeConfig,
   Output,
   positiveInt,
@@ -117,7 +119,7 @@ function progressLogger(out: Output): (e: CompareEvent) => void {
         out.log(`${e.run.name}: done in ${e.seconds.toFixed(1)} s`);
         break;
       case 'run-failed':
-        out.log(`${e.run.name}: ${e.interrupted ? 'interrupted' : e.message}`);
+        out.log(`${e.run.name}: ${e.interrupted ? 'interrupted' : clipMessage(e.message, out.verbose, MAX_ERROR_LINE - e.run.name.length - 2)}`);
         break;
       case 'report':
         out.debug(`report: ${e.files.markdown}`);

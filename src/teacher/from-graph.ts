@@ -1,6 +1,7 @@
 /** (c) A tfjs GraphModel as a teacher: stage, pooled and logits nodes by name. */
 import { tf } from '../runtime/tf.js';
 import type { InputShape } from '../models/types.js';
+import { STAGE_CANDIDATE_OPS } from '../models/inspect.js';
 import { checkClasses, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 
@@ -20,11 +21,8 @@ function baseNodeName(name: string): string {
   return name.replace(/:\d+$/, '');
 }
 
-const FEATURE_OPS = new Set(['Relu', 'Relu6', 'Conv2D', '_FusedConv2D', 'FusedBatchNorm', 'FusedBatchNormV3', 'Add',
-  'AddV2', 'MaxPool', 'AvgPool', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', 'BiasAdd']);
-
 function suggestNodes(nodes: GraphNodeJSON[], missing: string): string {
-  const names = nodes.filter((n) => FEATURE_OPS.has(n.op ?? '')).map((n) => n.name ?? '');
+  const names = nodes.filter((n) => STAGE_CANDIDATE_OPS.has(n.op ?? '')).map((n) => n.name ?? '');
   const all = names.length > 0 ? names : nodes.map((n) => n.name ?? '');
   const near = all.filter((n) => n.toLowerCase().includes(missing.toLowerCase()));
   const pick = [...new Set([...near, ...all])].slice(0, 8);

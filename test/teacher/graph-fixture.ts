@@ -36,8 +36,11 @@ export async function writeGraphModel(
   input: readonly [number, number, number],
   classes: number,
   w: GraphWeights,
+  /** Declare the image's height and width as unknown (-1), as a converter does for a size-agnostic model. */
+  unknownSize = false,
 ): Promise<void> {
   const [H, W, C] = input;
+  const hw = (n: number): string => (unknownSize ? '-1' : String(n));
   const F = { type: 'DT_FLOAT' };
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   const constNode = (name: string, dims: number[], dtype = 'DT_FLOAT') => ({
@@ -63,7 +66,7 @@ export async function writeGraphModel(
     generatedBy: '2.15.0',
     convertedBy: 'TensorFlow.js Converter v4.22.0',
     signature: {
-      inputs: { image: { name: 'image:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: String(H) }, { size: String(W) }, { size: String(C) }] } } },
+      inputs: { image: { name: 'image:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: hw(H) }, { size: hw(W) }, { size: String(C) }] } } },
       outputs: { probs: { name: 'probs:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: String(classes) }] } } },
     },
     modelTopology: {
@@ -71,7 +74,7 @@ export async function writeGraphModel(
         {
           name: 'image',
           op: 'Placeholder',
-          attr: { dtype: F, shape: { shape: { dim: [{ size: '-1' }, { size: String(H) }, { size: String(W) }, { size: String(C) }] } } },
+          attr: { dtype: F, shape: { shape: { dim: [{ size: '-1' }, { size: hw(H) }, { size: hw(W) }, { size: String(C) }] } } },
         },
         constNode('w1', [3, 3, C, 4]),
         conv('block1/conv', ['image', 'w1'], 1),
