@@ -54,13 +54,13 @@ export function checkTeacherFeatures(method: string, needs: MethodNeeds, teacher
   if (!needs.teacher) return;
   const wants = needs.teacherFeatures ?? 'stages';
   const logitOnly = RECIPES.filter((r) => r.needs.teacher && r.needs.teacherFeatures === 'logits').map((r) => r.name);
-  const hint = `name its stage nodes with --teacher-stages A,B,C (see cds-distill inspect ${teacherName}) or use ` +
-    `${logitOnly.join(' or ')}, which need only its logits`;
+  // The fix first, the (possibly long) path last: a line cut to fit the terminal keeps what to do.
+  const fix = `pass --teacher-stages A,B,... (cds-distill inspect lists candidates) or use ${logitOnly.join(' or ')}`;
   if (wants === 'stages' && teacher.stageIndices.length === 0) {
-    throw new MethodError(`method ${method} reads the teacher's stage features but teacher ${teacherName} has no stages: ${hint}`);
+    throw new MethodError(`method ${method} needs the teacher's stage features: ${fix}; teacher ${teacherName} has no stages`);
   }
   if (wants === 'pooled' && teacher.pooledDim === 0) {
-    throw new MethodError(`method ${method} reads the teacher's pooled feature but teacher ${teacherName} has no stages ` +
-      `to pool: ${hint}`);
+    throw new MethodError(`method ${method} needs the teacher's pooled feature: ${fix}; teacher ${teacherName} has no ` +
+      'stages to pool');
   }
 }

@@ -272,6 +272,13 @@ async function run(
         `the teacher takes ${teacher.inputShape.join('x')} inputs but the data is ${inputShape.join('x')}; use data of the teacher's shape`,
       );
     }
+    // A teacher without stages (or a pooled feature) serves only methods that read its logits.
+    try {
+      checkTeacherFeatures(recipe.name, needs, teacher, typeof teacherSource === 'string' ? teacherSource : teacher.source);
+    } catch (err) {
+      if (typeof teacherSource === 'string') teacher.dispose();
+      throw err;
+    }
   }
 
   const hyper = resolveHyperparameters(kind, o, modelName);
@@ -303,9 +310,6 @@ async function run(
     });
   };
   const student = makeStudent();
-  if (teacher && needs.teacher) {
-    checkTeacherFeatures(recipe.name, needs, teacher, typeof teacherSource === 'string' ? teacherSource : teacher.source);
-  }
   const method = makeMethod(student);
   const stageMatch = teacher && teacher.stageIndices.length > 0
     ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length))

@@ -53,7 +53,7 @@ describe('distill from a GraphModel teacher on the command line', () => {
     expect(r.code).toBe(1);
     const lines = errorLines(r);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^error: method fitnet reads the teacher's stage features but teacher .* has no stages: name its stage nodes with --teacher-stages/);
+    expect(lines[0]).toMatch(/^error: method fitnet needs the teacher's stage features: pass --teacher-stages A,B,\.\.\. \(cds-distill inspect lists candidates\) or use kd or dkd; teacher /);
     expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
     // A misspelt node: one line with the names that exist.
     const bad = await cli(['distill', '--teacher', teacher, '--teacher-stages', 'block1/relux', '--student', 'resnet8', '--method', 'at', ...TINY, '--out', join(tmp.dir, 'no2')]);

@@ -6,6 +6,7 @@ import { tf } from '../../src/runtime/tf.js';
 import { loadTeacher, teacherSelection } from '../../src/teacher/index.js';
 import { checkTeacherFeatures, getMethod, listMethods, MethodError } from '../../src/methods/index.js';
 import { evaluateTeacher } from '../../src/report/index.js';
+import { distill } from '../../src/train/index.js';
 import { leakedTensors, useWasm } from '../helpers.js';
 import { graphWeights, writeGraphModel } from './graph-fixture.js';
 
@@ -112,4 +113,31 @@ describe('GraphModel teacher named the way the CLI names it', () => {
     expect(viaLogits.top1).toBe(viaProbs.top1);
     expect(viaLogits.nll).not.toBeCloseTo(viaProbs.nll, 3);
   });
+
+  it('a LayersModel teacher without spatial layers is logits-only too: kd distils from it, at is refused', async () => {
+    const input = tf.input({ shape: [16, 16, 3] });
+    const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
+    const logits = tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }) }).apply(flat) as tf.SymbolicTensor;
+    const mlp = tf.model({ inputs: input, outputs: logits });
+    const t = await loadTeacher(mlp);
+    expect(t.stageIndices).toEqual([]);
+    expect(t.pooledDim).toBe(0);
+    const x = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const out = t.forward(x);
+    const ref = mlp.predict(x) as tf.Tensor;
+    expect(maxAbsDiff(out.logits, ref)).toBeLessThan(1e-6);
+    expect(out.pooled.shape).toEqual([2, 0]);
+    tf.dispose([x, ref, out.pooled, out.logits]);
+    const data = 'synthetic:16x16x3:4:40';
+    const run = await distill({ teacher: t, student: 'resnet8', method: 'kd', data, epochs: 1, batchSize: 8, maxStepsPerEpoch: 2, lr: 0.01 });
+    expect(run.metrics[0]!.train['kd']).toBeGreaterThan(0);
+    run.student.dispose();
+    const before = tf.memory().numTensors;
+    await expect(distill({ teacher: t, student: 'resnet8', method: 'at', data, epochs: 1, batchSize: 8, maxStepsPerEpoch: 1 }))
+      .rejects.toThrow(/method at needs the teacher's stage features: .*; teacher <memory> has no stages/);
+    // Refused before anything was built.
+    expect(tf.memory().numTensors - before).toBe(0);
+    t.dispose();
+    mlp.dispose();
+  }, 60_000);
 });
