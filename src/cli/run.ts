@@ -198,7 +198,14 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       result = await train({ ...common, model: modelName });
     } else {
       const teacherStages = o['teacherStages'] as string[] | undefined;
-      const options: DistillOptions = { ...common, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}) };
+      const teacherLogits = str(o, 'teacherLogits');
+      const options: DistillOptions = {
+        ...common,
+        teacher: str(o, 'teacher')!,
+        student: modelName,
+        ...(teacherStages ? { teacherStages } : {}),
+        ...(teacherLogits !== undefined ? { teacherLogits } : {}),
+      };
       result = await distill(options);
     }
   } finally {

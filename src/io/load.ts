@@ -1,6 +1,6 @@
 import { tf } from '../runtime/tf.js';
 import { ModelFileError } from './errors.js';
-import { fileSystemHandler, resolveModelLocation, unknownLayerError } from './fs-handler.js';
+import { fileSystemHandler, readModelJSON, resolveModelLocation, unknownLayerError } from './fs-handler.js';
 
 /** Options for loading a LayersModel from disk. */
 export interface LoadLayersOptions {
@@ -9,8 +9,9 @@ export interface LoadLayersOptions {
 }
 
 /**
- * Load a tfjs LayersModel from a directory (or its model JSON file) with `fileSystemHandler`. Every failure is a
- * `ModelFileError` naming the file; an unknown layer class says how to register it.
+ * Load a tfjs LayersModel from a directory (or its model JSON file) with `fileSystemHandler` (Keras 3 files are
+ * translated to the Keras 2 layout, see keras3.ts). Every failure is a `ModelFileError` naming the file; an unknown
+ * layer class says how to register it; a graph model says it is one.
  */
 export async function loadLayersModelFromDir(dirOrFile: string, options: LoadLayersOptions = {}): Promise<tf.LayersModel> {
   const { modelFile } = resolveModelLocation(dirOrFile);
@@ -18,6 +19,10 @@ export async function loadLayersModelFromDir(dirOrFile: string, options: LoadLay
     return await tf.loadLayersModel(fileSystemHandler(modelFile), { strict: options.strict ?? true });
   } catch (err) {
     if (err instanceof ModelFileError) throw err;
+    if ((await readModelJSON(modelFile).catch(() => undefined))?.format === 'graph-model') {
+      throw new ModelFileError(modelFile, `${modelFile} is a graph model (format "graph-model"), not a layers model: ` +
+        'this needs a layers model (graph models work as a distill --teacher; see cds-distill inspect)', { cause: err });
+    }
     const message = (err as Error).message ?? String(err);
     const unknown = /Unknown layer: ([^\s.]+)/.exec(message);
     if (unknown) throw unknownLayerError(modelFile, unknown[1]!, undefined, err);

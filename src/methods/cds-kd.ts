@@ -56,7 +56,7 @@ export const cdsKd: MethodRecipe = {
   name: 'cds-kd',
   summary:
     'CDS + distillation: CE + 0.1 SupCon per stage + 0.1 L2 (or InfoNCE) teacher-student projection alignment per stage + soft-target CE (T = 3)',
-  needs: { teacher: true, views: 2, heads: 'projection' },
+  needs: { teacher: true, views: 2, heads: 'projection', teacherFeatures: 'stages' },
   defaults: {
     ce: 1,
     contrastive: 0.1,
@@ -117,7 +117,6 @@ export const cdsKd: MethodRecipe = {
         );
         return terms;
       },
-      dispose: () => adapters.forEach((a) => a?.dispose()),
     };
   },
 };

@@ -17,7 +17,7 @@ import {
 } from '../losses/index.js';
 import { convRegressor, linearAdapter, matchStages } from '../align/index.js';
 import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
-import type { FrozenTeacher, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
+import type { FrozenTeacher, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext, TeacherFeatures } from './types.js';
 
 function requireTeacher(setup: MethodSetup, method: string): FrozenTeacher {
   if (setup.teacher == null) throw new Error(`method ${method} needs a teacher`);
@@ -38,12 +38,13 @@ function teacherRecipe(
   summary: string,
   defaults: MethodOptions,
   term: (ctx: StepContext, setup: MethodSetup, teacher: FrozenTeacher) => tf.Scalar,
+  teacherFeatures: TeacherFeatures,
   termName = name,
 ): MethodRecipe {
   return {
     name,
     summary,
-    needs: { teacher: true, views: 1, heads: 'none' },
+    needs: { teacher: true, views: 1, heads: 'none', teacherFeatures },
     defaults,
     create: (setup): MethodRun => {
       const teacher = requireTeacher(setup, name);
@@ -66,6 +67,7 @@ export const kd = teacherRecipe(
   'Hinton KD: 0.1 CE + 0.9 T^2 KL(teacher || student) at T = 4',
   { ce: 0.1, kd: 0.9, temperature: 4 },
   (ctx, setup) => kdLoss(ctx.student.logits, ctx.teacher!.logits, { temperature: numberOption(setup.options, 'temperature') }),
+  'logits',
 );
 
 export const dkd = teacherRecipe(
@@ -83,6 +85,7 @@ export const dkd = teacherRecipe(
     });
     return tf.mul(loss, ramp) as tf.Scalar;
   },
+  'logits',
 );
 
 export const at = teacherRecipe(
@@ -97,6 +100,7 @@ export const at = teacherRecipe(
         }),
       ),
     ),
+  'stages',
 );
 
 export const sp = teacherRecipe(
@@ -108,6 +112,7 @@ export const sp = teacherRecipe(
       studentStage(ctx, setup, setup.student.stageIndices.length - 1),
       teacherStage(ctx, teacher, teacher.stageIndices.length - 1),
     ),
+  'stages',
 );
 
 export const rkd = teacherRecipe(
@@ -119,6 +124,7 @@ export const rkd = teacherRecipe(
       distanceWeight: numberOption(setup.options, 'distanceWeight'),
       angleWeight: numberOption(setup.options, 'angleWeight'),
     }),
+  'pooled',
 );
 
 export const pkt = teacherRecipe(
@@ -126,12 +132,13 @@ export const pkt = teacherRecipe(
   'probabilistic knowledge transfer on pooled features: 30000 x KL of cosine-similarity distributions',
   { ce: 1, pkt: 30000 },
   (ctx) => pktLoss(ctx.student.pooled, ctx.teacher!.pooled),
+  'pooled',
 );
 
 export const fitnet: MethodRecipe = {
   name: 'fitnet',
   summary: 'FitNet hints: 100 x MSE(regressor(student middle stage), teacher middle stage)',
-  needs: { teacher: true, views: 1, heads: 'none' },
+  needs: { teacher: true, views: 1, heads: 'none', teacherFeatures: 'stages' },
   defaults: { ce: 1, hint: 100 },
   create: (setup): MethodRun => {
     const teacher = requireTeacher(setup, 'fitnet');
@@ -150,7 +157,6 @@ export const fitnet: MethodRecipe = {
         );
         return terms;
       },
-      dispose: () => regressor.dispose(),
     };
   },
 };
@@ -167,7 +173,7 @@ function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
 export const crd: MethodRecipe = {
   name: 'crd',
   summary: 'contrastive representation distillation: 0.8 x NCE against K = 16384 memory-bank negatives, 128-d embeddings, T = 0.07',
-  needs: { teacher: true, views: 1, heads: 'none', sampleIndices: true },
+  needs: { teacher: true, views: 1, heads: 'none', sampleIndices: true, teacherFeatures: 'pooled' },
   defaults: { ce: 1, crd: 0.8, dim: 128, negatives: 16384, temperature: 0.07, momentum: 0.5 },
   create: (setup): MethodRun => {
     const teacher = requireTeacher(setup, 'crd');
@@ -216,10 +222,6 @@ export const crd: MethodRecipe = {
       },
       setState: (s) => {
         memory.setState({ ...(s.json as object), ...s.arrays } as unknown as Parameters<CrdMemoryBank['setState']>[0]);
-      },
-      dispose: () => {
-        embedStudent.dispose();
-        embedTeacher.dispose();
       },
     };
   },

@@ -187,6 +187,8 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
+    ...(o.teacherStages !== undefined && o.teacherStages.length > 0 ? { teacherStages: [...o.teacherStages] } : {}),
+    ...(o.teacherLogits !== undefined ? { teacherLogits: o.teacherLogits } : {}),
     ...(hasOptions ? { methodOptions: Object.fromEntries(Object.entries(methodOptions).filter(([, v]) => Object.keys(v).length > 0)) } : {}),
     ...(o.backend !== undefined && o.backend !== 'auto' ? { backend: o.backend } : {}),
   };
@@ -284,7 +286,7 @@ async function prepareBackend(backend: BackendRequest | undefined): Promise<void
 async function teacherFor(out: string, setup: CompareSetup, evaluate: boolean, backend: BackendRequest | undefined): Promise<TeacherFigures | null> {
   if (!evaluate) return null;
   await prepareBackend(backend);
-  return teacherFiguresCached(out, setup.teacher, setup.data, setup.testLimit);
+  return teacherFiguresCached(out, setup.teacher, setup.data, setup.testLimit, { stages: setup.teacherStages, logits: setup.teacherLogits });
 }
 
 const CURVES_SVG = 'accuracy-per-epoch.svg';

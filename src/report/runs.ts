@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
@@ -20,6 +21,9 @@ export interface PassThroughOptions {
   readonly limit?: number;
   readonly testLimit?: number;
   readonly maxStepsPerEpoch?: number;
+  /** The teacher's stage layers/nodes and its logits layer/node (distill --teacher-stages, --teacher-logits). */
+  readonly teacherStages?: readonly string[];
+  readonly teacherLogits?: string;
 }
 
 /** What `distill` receives for one run: plain JSON (a plan line's `config`, usable as `distill(config)`). */
@@ -95,6 +99,8 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
         ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
         ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
         ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
+        ...(setup.teacherStages !== undefined ? { teacherStages: setup.teacherStages } : {}),
+        ...(setup.teacherLogits !== undefined ? { teacherLogits: setup.teacherLogits } : {}),
         ...(methodOptions && Object.keys(methodOptions).length > 0 ? { methodOptions } : {}),
       };
       const argv = ['distill', '--teacher', setup.teacher, '--student', setup.student, '--method', method, '--data', setup.data];
@@ -105,6 +111,8 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
       pushOpt(argv, '--limit', setup.limit);
       pushOpt(argv, '--test-limit', setup.testLimit);
       pushOpt(argv, '--max-steps', setup.maxStepsPerEpoch);
+      pushOpt(argv, '--teacher-stages', setup.teacherStages?.join(','));
+      pushOpt(argv, '--teacher-logits', setup.teacherLogits);
       for (const [k, v] of Object.entries(methodOptions ?? {})) argv.push('--method-option', `${k}=${String(v)}`);
       pushOpt(argv, '--backend', setup.backend);
       argv.push('--out', runDir, '--resume', '--json');
@@ -142,19 +150,12 @@ export async function readRunConfig(runDir: string): Promise<RunDirConfig | unde
 
 /** The epochs logged in metrics.jsonl (a torn last line, from a process killed mid-write, is ignored). */
 export async function readRunMetrics(runDir: string): Promise<EpochMetrics[]> {
-  const file = join(runDir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
-  const out: EpochMetrics[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    try {
-      out.push(JSON.parse(lines[i]!) as EpochMetrics);
-    } catch (err) {
-      if (i === lines.length - 1) break;
-      throw new CompareError(`${file}: line ${i + 1} is not valid JSON (${(err as Error).message})`);
-    }
+  try {
+    return (await readMetricsLog(join(runDir, 'metrics.jsonl'))).epochs;
+  } catch (err) {
+    if (err instanceof MetricsLogError) throw new CompareError(err.message);
+    throw err;
   }
-  return out;
 }
 
 export type RunStatus = 'finished' | 'partial' | 'absent';

@@ -53,6 +53,25 @@ export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: strin
     `model.json (a tfjs model)`);
 }
 
+/** What a user names of a teacher: its stages and its logits (CLI --teacher-stages, --teacher-logits). */
+export interface TeacherSelection {
+  /** Stage layer names (LayersModel) or node names (GraphModel), in order. Default: found (layers) / none (graph). */
+  readonly stages?: readonly string[];
+  /** The layer or node whose output is the logits. Default: the model's last output. */
+  readonly logits?: string;
+}
+
+/**
+ * The LoadTeacherOptions of a selection: the one place the CLI's names become loading options, for distill, compare
+ * and the teacher's evaluation alike. The names go in the layer options, which a GraphModel reads as node names.
+ */
+export function teacherSelection(selection: TeacherSelection): LoadTeacherOptions {
+  return {
+    ...(selection.stages != null && selection.stages.length > 0 ? { stageLayers: [...selection.stages] } : {}),
+    ...(selection.logits != null ? { logitsLayer: selection.logits } : {}),
+  };
+}
+
 function isGraphModel(m: unknown): m is tf.GraphModel {
   return m instanceof tf.GraphModel;
 }

@@ -8,8 +8,9 @@
  * (b) a tfjs LayersModel (a model.json from anywhere, or an in-memory tf.LayersModel). Stages: `stageLayers` by name,
  *     or found automatically (see findStageLayers). pooled: `pooledLayer`, else global-average of the last stage.
  *     logits: `logitsLayer`, else the model's (last) output; a softmax at the end is looked through (see below).
- * (c) a tfjs GraphModel (format 'graph-model'): `stageNodes` required, `logitsNode` default the model's (last)
- *     output, `pooledNode` default global-average of the last stage.
+ * (c) a tfjs GraphModel (format 'graph-model'): stage nodes by name (`stageNodes`, or `stageLayers`), none by
+ *     default (a logits-only teacher); `logitsNode` default the model's (last) output; `pooledNode` default
+ *     global-average of the last stage.
  */
 import { tf } from '../runtime/tf.js';
 import type { InputShape } from '../models/types.js';
@@ -28,13 +29,19 @@ export class TeacherError extends Error {
 export interface LoadTeacherOptions {
   /** Class count the data / student has; a teacher with another count is refused. */
   readonly expectedClasses?: number;
-  /** (b) Names of the layers whose outputs are the stage features, in order. Default: found automatically. */
+  /**
+   * (b) Names of the layers whose outputs are the stage features, in order. Default: found automatically.
+   * (c) For a GraphModel given without `stageNodes`: the node names (so one list, e.g. `--teacher-stages`, names either).
+   */
   readonly stageLayers?: readonly string[];
-  /** (b) Layer whose output is the pooled feature [B, D]. Default: global-average of the last stage. */
+  /** (b) Layer whose output is the pooled feature [B, D]. Default: global-average of the last stage. (c) as stageLayers. */
   readonly pooledLayer?: string;
-  /** (b) Layer whose output is the logits. Default: the model's last output. */
+  /** (b) Layer whose output is the logits. Default: the model's last output. (c) as stageLayers. */
   readonly logitsLayer?: string;
-  /** (c) Graph node names of the stage features (NHWC), in order. Required for a GraphModel. */
+  /**
+   * (c) Graph node names of the stage features (NHWC), in order. Default (neither this nor stageLayers): no stages, a
+   * logits-only teacher (pooledDim 0 unless a pooled node is named), enough for kd and dkd.
+   */
   readonly stageNodes?: readonly string[];
   /** (c) Node of the pooled feature. Default: global-average of the last stage. */
   readonly pooledNode?: string;

@@ -11,8 +11,8 @@ import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { loadTeacher, Teacher } from '../teacher/index.js';
-import { getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
+import { loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
+import { checkTeacherFeatures, getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
 import { fit } from './fit.js';
@@ -77,6 +77,11 @@ export interface DistillOptions extends RunOptions {
   /** GraphModel teachers: stage node names and the logits node. */
   readonly teacherStageNodes?: readonly string[];
   readonly teacherLogitsNode?: string;
+  /**
+   * The layer (LayersModel) or node (GraphModel) whose output is the teacher's logits, when it is not the model's last
+   * output (CLI --teacher-logits). teacherStages names graph nodes too; kd and dkd need no stages at all.
+   */
+  readonly teacherLogits?: string;
 }
 
 export interface RunResult {
@@ -95,6 +100,9 @@ export interface RunConfig extends ResolvedHyperparameters {
   readonly kind: 'train' | 'distill';
   readonly model: string;
   readonly teacher?: string;
+  /** The teacher's stage layers or nodes and its logits layer or node, when named. */
+  readonly teacherStages?: readonly string[];
+  readonly teacherLogits?: string;
   readonly method: string;
   readonly methodOptions: MethodOptions;
   readonly data: string;
@@ -226,7 +234,7 @@ async function run(
   modelName: string,
   methodName: string,
   teacherSource: DistillOptions['teacher'] | undefined,
-  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode'>,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits'>,
 ): Promise<RunResult> {
   validate(o);
   const prepared = prepareMethod(methodName, o.methodOptions);
@@ -249,10 +257,10 @@ async function run(
     teacher =
       typeof teacherSource === 'string'
         ? await loadTeacher(teacherSource, {
+            ...teacherSelection({ stages: teacherOptions.teacherStages, logits: teacherOptions.teacherLogits }),
             expectedClasses: numClasses,
-            stageLayers: teacherOptions.teacherStages,
-            stageNodes: teacherOptions.teacherStageNodes,
-            logitsNode: teacherOptions.teacherLogitsNode,
+            ...(teacherOptions.teacherStageNodes ? { stageNodes: teacherOptions.teacherStageNodes } : {}),
+            ...(teacherOptions.teacherLogitsNode ? { logitsNode: teacherOptions.teacherLogitsNode } : {}),
             inputShape,
           })
         : teacherSource;
@@ -263,6 +271,13 @@ async function run(
       throw new ConfigError(
         `the teacher takes ${teacher.inputShape.join('x')} inputs but the data is ${inputShape.join('x')}; use data of the teacher's shape`,
       );
+    }
+    // A teacher without stages (or a pooled feature) serves only methods that read its logits.
+    try {
+      checkTeacherFeatures(recipe.name, needs, teacher, typeof teacherSource === 'string' ? teacherSource : teacher.source);
+    } catch (err) {
+      if (typeof teacherSource === 'string') teacher.dispose();
+      throw err;
     }
   }
 
@@ -296,7 +311,7 @@ async function run(
   };
   const student = makeStudent();
   const method = makeMethod(student);
-  const stageMatch = teacher
+  const stageMatch = teacher && teacher.stageIndices.length > 0
     ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length))
     : undefined;
 
@@ -304,6 +319,8 @@ async function run(
     kind,
     model: modelName,
     ...(typeof teacherSource === 'string' ? { teacher: teacherSource } : teacherSource ? { teacher: teacherSource.source } : {}),
+    ...(teacherOptions.teacherStages ? { teacherStages: [...teacherOptions.teacherStages] } : {}),
+    ...(teacherOptions.teacherLogits !== undefined ? { teacherLogits: teacherOptions.teacherLogits } : {}),
     method: recipe.name,
     methodOptions,
     data: spec,
