@@ -15,6 +15,7 @@ import { ModelError } from '../models/index.js';
 import { MethodError } from '../methods/index.js';
 import { TeacherError } from '../teacher/index.js';
 import { ModelFileError } from '../io/index.js';
+import { LockError } from '../run/lock.js';
 
 /** Exit codes: 0 success, 1 user error, 2 usage error, 130 interrupted (SIGINT/SIGTERM). */
 export const EXIT_OK = 0;
@@ -32,7 +33,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError];
+const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError, LockError];
 
 /** Errors a user can fix from the message alone (no stack trace unless --verbose). */
 export function isUserError(err: unknown): boolean {
@@ -277,7 +278,7 @@ export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): 
 }
 
 /** Informational keys of a run's config.json, ignored when it is used as --config (the run recomputes them). */
-const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch'];
+const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch', 'dataset'];
 
 /**
  * Accept a run's config.json as --config: its names for options (methodOptions, maxStepsPerEpoch, the schedule object,
@@ -297,7 +298,8 @@ function runConfigAliases(config: Record<string, unknown>, command: string): Rec
   if (schedule != null && typeof schedule === 'object' && !Array.isArray(schedule)) {
     const s = schedule as { kind?: unknown; milestones?: unknown };
     out['schedule'] = s.kind;
-    if (Array.isArray(s.milestones)) out['milestones'] ??= s.milestones;
+    // No milestones (a run too short for a drop) is the recipe's scaled schedule, which --milestones cannot spell.
+    if (Array.isArray(s.milestones) && s.milestones.length > 0) out['milestones'] ??= s.milestones;
   }
   if (out['kind'] === 'distill' && command === 'distill' && 'model' in out) {
     out['student'] ??= out['model'];
