@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTrainTest } from '../../src/data/index.js';
 import { cli, errorLines, json, tempDir } from './helpers.js';
+import type { CliResult } from './helpers.js';
 
 // Tiny settings: synthetic 16x16 RGB patterns, 4 classes, 64 training images.
 const DATA = 'synthetic:16x16x3:4:64';
@@ -19,7 +20,7 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 /** One error line, exit 1, no stack trace, nothing on stdout. */
-function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, message: RegExp): void {
+function expectOneLineError(r: CliResult, message: RegExp): void {
   expect(r.code, r.stderr).toBe(1);
   expect(errorLines(r)).toEqual([expect.stringMatching(message)]);
   expect(r.stderr).not.toMatch(/^\s+at /m);
