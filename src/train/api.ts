@@ -378,11 +378,13 @@ async function loadInputs(
   dataRng: Random,
   teacherSource: DistillOptions['teacher'] | undefined,
   teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode'>,
+  checkData?: (record: DatasetRecord) => void,
 ): Promise<Inputs> {
   const { train, test, spec } = await loadData(o, dataRng);
   const inputShape = train.inputShape;
   const numClasses = train.classNames.length;
   const dataset = datasetRecord(train, test);
+  checkData?.(dataset);
   if (teacherSource === undefined) return { train, test, spec, dataset };
   const teacher =
     typeof teacherSource === 'string'
@@ -435,101 +437,110 @@ async function run(
 ): Promise<RunResult> {
   validate(o);
   const prepared = prepareMethod(methodName, o.methodOptions);
-  const { recipe, methodOptions, needs } = prepared;
-  if (kind === 'train' && needs.teacher) {
-    throw new ConfigError(`method ${recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
+  if (kind === 'train' && prepared.needs.teacher) {
+    throw new ConfigError(`method ${prepared.recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
   }
   const hyper = resolveHyperparameters(kind, o, modelName);
-  let lock: DirectoryLock | undefined;
-  let teacher: Teacher | undefined;
-  let savedConfig: Readonly<Record<string, unknown>> | undefined;
-  let resume = false;
+  if (o.out === undefined) return runIn(undefined, kind, o, modelName, prepared, hyper, teacherSource, teacherOptions);
+  await readRunDirectory(o.out); // a file where the directory should be: refused before the lock creates it
+  const lock = await DirectoryLock.acquire(o.out, { name: RUN_LOCK, command: kind });
   try {
-    if (o.out !== undefined) {
-      await readRunDirectory(o.out); // a file where the directory should be: refused before the lock creates it
-      lock = await DirectoryLock.acquire(o.out, { name: RUN_LOCK, command: kind });
-      const plan = await planFor(kind, o, modelName, prepared, hyper, teacherSource);
-      for (const n of plan.notes) o.onNote?.(n);
-      if (plan.replace) await clearRunFiles(o.out);
-      resume = plan.resume;
-      savedConfig = plan.config;
-    }
+    const plan = await planFor(kind, o, modelName, prepared, hyper, teacherSource);
+    for (const n of plan.notes) o.onNote?.(n);
+    if (plan.replace) await clearRunFiles(o.out);
+    return await runIn(plan, kind, o, modelName, prepared, hyper, teacherSource, teacherOptions);
+  } finally {
+    await lock.release();
+  }
+}
 
-    const seed = hyper.seed;
-    const seeds = new Random(seed);
-    const dataRng = seeds.fork();
-    const modelSeed = seeds.opSeed();
-    const headSeed = seeds.opSeed();
-    const methodSeed = seeds.nextUint32();
-    const inputs = await loadInputs(o, dataRng, teacherSource, teacherOptions);
-    const { train, test, spec, dataset } = inputs;
-    teacher = inputs.teacher;
-    if (dataset.note !== undefined) o.onNote?.(`data: ${dataset.note}`);
-    if (resume && o.out !== undefined) checkSameData(o.out, dataset, savedConfig);
-    const inputShape = train.inputShape;
-    const numClasses = train.classNames.length;
+/** The run itself, in `o.out` once its lock is held and its use decided (`plan`), or without a directory. */
+async function runIn(
+  plan: RunDirectoryPlan | undefined,
+  kind: 'train' | 'distill',
+  o: RunOptions,
+  modelName: string,
+  prepared: Prepared,
+  hyper: ResolvedHyperparameters,
+  teacherSource: DistillOptions['teacher'] | undefined,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode'>,
+): Promise<RunResult> {
+  const { recipe, methodOptions, needs } = prepared;
+  const seed = hyper.seed;
+  const seeds = new Random(seed);
+  const dataRng = seeds.fork();
+  const modelSeed = seeds.opSeed();
+  const headSeed = seeds.opSeed();
+  const methodSeed = seeds.nextUint32();
+  const { train, test, spec, dataset, teacher } = await loadInputs(o, dataRng, teacherSource, teacherOptions, (record) => {
+    if (o.out !== undefined && plan?.resume) checkSameData(o.out, record, plan.config);
+  });
+  if (dataset.note !== undefined) o.onNote?.(`data: ${dataset.note}`);
+  const inputShape = train.inputShape;
+  const numClasses = train.classNames.length;
 
-    const { epochs, lr, batchSize } = hyper;
-    const optimizer = {
-      lr,
-      momentum: hyper.momentum,
-      weightDecay: hyper.weightDecay,
-      schedule: hyper.schedule,
-      warmupEpochs: hyper.warmupEpochs,
-    };
+  const { epochs, lr, batchSize } = hyper;
+  const optimizer = {
+    lr,
+    momentum: hyper.momentum,
+    weightDecay: hyper.weightDecay,
+    schedule: hyper.schedule,
+    warmupEpochs: hyper.warmupEpochs,
+  };
 
-    const makeStudent = (): Student => {
-      const tapped = buildModel(modelName, { inputShape, numClasses, seed: modelSeed });
-      return wrapStudent(tapped, { heads: needs.heads, seed: headSeed });
-    };
-    const methodRng = new Random(methodSeed);
-    const makeMethod = (student: Student): MethodRun => {
-      methodRng.reseed(methodSeed);
-      return recipe.create({
-        student,
-        teacher,
-        numClasses,
-        numSamples: train.size,
-        // Labels of unlabelled images must not steer anything, so semi-supervised runs give none.
-        ...(train.labeled ? {} : { sampleLabels: train.labels }),
-        options: methodOptions,
-        rng: methodRng,
-      });
-    };
-    const student = makeStudent();
-    const method = makeMethod(student);
-    const stageMatch = teacher
-      ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length))
-      : undefined;
-
-    const config: RunConfig = {
-      kind,
-      model: modelName,
-      ...(teacherName(teacherSource) !== undefined ? { teacher: teacherName(teacherSource) } : {}),
-      method: recipe.name,
-      methodOptions,
-      data: spec,
-      dataset,
-      inputShape: [...inputShape],
+  const makeStudent = (): Student => {
+    const tapped = buildModel(modelName, { inputShape, numClasses, seed: modelSeed });
+    return wrapStudent(tapped, { heads: needs.heads, seed: headSeed });
+  };
+  const methodRng = new Random(methodSeed);
+  const makeMethod = (student: Student): MethodRun => {
+    methodRng.reseed(methodSeed);
+    return recipe.create({
+      student,
+      teacher,
       numClasses,
-      ...(o.limit !== undefined ? { limit: o.limit } : {}),
-      ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
-      ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),
-      ...(typeof o.unlabeledData === 'string' ? { unlabeledData: o.unlabeledData } : {}),
-      epochs,
-      batchSize,
-      lr,
-      momentum: optimizer.momentum,
-      weightDecay: optimizer.weightDecay,
-      schedule: optimizer.schedule,
-      warmupEpochs: optimizer.warmupEpochs,
-      seed,
-      ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
-      backend: backendReport()?.backend ?? tf.getBackend(),
-      ...(stageMatch !== undefined ? { stageMatch } : {}),
-      tfjs: tf.version_core,
-    };
+      numSamples: train.size,
+      // Labels of unlabelled images must not steer anything, so semi-supervised runs give none.
+      ...(train.labeled ? {} : { sampleLabels: train.labels }),
+      options: methodOptions,
+      rng: methodRng,
+    });
+  };
+  const student = makeStudent();
+  const method = makeMethod(student);
+  const stageMatch = teacher
+    ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length))
+    : undefined;
 
+  const config: RunConfig = {
+    kind,
+    model: modelName,
+    ...(teacherName(teacherSource) !== undefined ? { teacher: teacherName(teacherSource) } : {}),
+    method: recipe.name,
+    methodOptions,
+    data: spec,
+    dataset,
+    inputShape: [...inputShape],
+    numClasses,
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
+    ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),
+    ...(typeof o.unlabeledData === 'string' ? { unlabeledData: o.unlabeledData } : {}),
+    epochs,
+    batchSize,
+    lr,
+    momentum: optimizer.momentum,
+    weightDecay: optimizer.weightDecay,
+    schedule: optimizer.schedule,
+    warmupEpochs: optimizer.warmupEpochs,
+    seed,
+    ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
+    backend: backendReport()?.backend ?? tf.getBackend(),
+    ...(stageMatch !== undefined ? { stageMatch } : {}),
+    tfjs: tf.version_core,
+  };
+
+  try {
     const result = await fit({
       student,
       teacher: needs.teacher ? (teacher as TeacherModel | undefined) : undefined,
@@ -543,7 +554,7 @@ async function run(
       seed,
       runDir: o.out,
       config,
-      resume,
+      resume: plan?.resume === true,
       maxStepsPerEpoch: o.maxStepsPerEpoch,
       evalBatchSize: o.evalBatchSize,
       signal: o.signal,
@@ -563,7 +574,6 @@ async function run(
     };
   } finally {
     if (teacher && typeof teacherSource === 'string') teacher.dispose();
-    await lock?.release();
   }
 }
 
@@ -577,7 +587,7 @@ export interface RunCheck {
   readonly numClasses: number;
   /** Student stage -> teacher stage, when there is a teacher. */
   readonly stageMatch?: string;
-  /** How the run directory would be used: "new", "empty", "resume from epoch N of M", "fresh (...)", "replace". */
+  /** How `out` would be used: "new run", "resume after epoch N of M", "fresh run (--resume, but no checkpoint)", "replace the run there (--force)". */
   readonly runDirectory?: string;
 }
 
