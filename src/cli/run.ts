@@ -174,6 +174,7 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
     // Every path and shape the run would use, checked without training (exits 1 on the first problem).
     const checked =
       kind === 'train' ? await checkRun('train', runOptions() as TrainOptions) : await checkRun('distill', runOptions() as DistillOptions);
+    if (checked.dataset.note !== undefined) out.log(`data: ${checked.dataset.note}`);
     const resolved = {
       command: kind,
       ...(kind === 'train' ? { model: modelName } : { teacher: str(o, 'teacher'), student: modelName }),
