@@ -56,7 +56,7 @@ export function addRunOptions(cmd: Command, kind: 'train' | 'distill'): Command 
     )
     .option('--warmup-epochs <n>', 'linear learning-rate warm-up epochs (default: 0)', nonNegativeInt)
     .option('--out <dir>', 'run directory: config.json, metrics.jsonl, checkpoint/, best/, student/ (default: runs/<model>-<method>-<time>)')
-    .option('--resume', 'continue the run in <out> from its checkpoint (settings must match its config.json; only --epochs may change)')
+    .option('--resume', 'continue the run in <out> from its checkpoint; options not given are the run\'s own (its config.json), and only --epochs (to extend it) and --backend may differ')
     .option('--force', 'replace the run in a non-empty <out> (without it, or --resume, a non-empty <out> is refused)')
     .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
     .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
