@@ -138,8 +138,9 @@ export async function planRunDirectory(
   if (state.config !== undefined) {
     const diffs = settingDifferences(checks(state.config));
     if (diffs.length > 0) {
+      const shown = diffs.length > 4 ? [...diffs.slice(0, 4), `and ${diffs.length - 4} more`] : diffs;
       throw new ConfigError(
-        `cannot resume ${out} with other settings: ${diffs.join(', ')}; resume with the run's settings (only ` +
+        `cannot resume ${out} with other settings: ${shown.join(', ')}; resume with the run's settings (only ` +
           `${Object.keys(RESUME_MAY_CHANGE).join(', ')} may change) or start a new run with another --out`,
       );
     }

@@ -193,6 +193,7 @@ function validate(o: Omit<RunOptions, 'data'>): void {
     throw new ConfigError(`labeledFraction must be in (0, 1], got ${o.labeledFraction}`);
   }
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ConfigError(`seed must be an integer, got ${o.seed}`);
+  if (o.resume && o.force) throw new ConfigError('give --resume (continue the run) or --force (replace it), not both');
 }
 
 function resolveSchedule(o: Omit<RunOptions, 'data'>, recipe: Recipe, epochs: number): ScheduleConfig {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,18 @@ describe('run directories', () => {
     writeFileSync(file, 'x');
     await expect(train(options(file))).rejects.toThrow(new ConfigError(`--out ${file} is a file, not a run directory; give the path of a directory (it is created if missing)`));
     expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('--resume with --force, and --force over a directory that is not a run: refused, nothing touched', async () => {
+    const root = tempRoot();
+    const out = join(root, 'never');
+    await expect(train(options(out, { resume: true, force: true }))).rejects.toThrow(/give --resume .* or --force .*, not both/);
+    expect(existsSync(out)).toBe(false);
+    const notARun = join(root, 'photos');
+    mkdirSync(notARun);
+    writeFileSync(join(notARun, 'cat.jpg'), 'meow');
+    await expect(train(options(notARun, { force: true }))).rejects.toThrow(/holds files that are not a run's \(cat\.jpg\); --force replaces only run directories/);
+    expect(readdirSync(notARun)).toEqual(['cat.jpg']);
   });
 
   it('resume refuses changed settings and other data, allows more epochs, and says when it starts fresh', async () => {
