@@ -25,6 +25,9 @@ export { fileSystemHandler, loadLayersModelFromDir, ModelFileError } from './io/
 export { matchStages } from './align/index.js';
 export { getMethod, listMethods, resolveMethodOptions, MethodError } from './methods/index.js';
 export type { MethodRecipe, MethodRun, MethodSetup, StepContext, MethodNeeds } from './methods/index.js';
+export { checkRun, checkRunDirectory, describeSchedule } from './train/index.js';
+export type { RunCheck, DatasetRecord } from './train/index.js';
+export { DirectoryLock, LockError } from './run/lock.js';
 export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, learningRate, resolveHyperparameters } from './train/index.js';
 export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics, ResolvedHyperparameters } from './train/index.js';
 export { benchmarkStep } from './train/benchmark.js';

@@ -15,6 +15,7 @@ import { ModelError } from '../models/index.js';
 import { MethodError } from '../methods/index.js';
 import { TeacherError } from '../teacher/index.js';
 import { ModelFileError } from '../io/index.js';
+import { LockError } from '../run/lock.js';
 
 /** Exit codes: 0 success, 1 user error, 2 usage error, 130 interrupted (SIGINT/SIGTERM). */
 export const EXIT_OK = 0;
@@ -33,7 +34,7 @@ export class UsageError extends Error {
 }
 
 const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError,
-  MetricsLogError];
+  MetricsLogError, LockError];
 
 /** Errors a user can fix from the message alone (no stack trace unless --verbose). */
 export function isUserError(err: unknown): boolean {
@@ -316,7 +317,7 @@ export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): 
 }
 
 /** Informational keys of a run's config.json, ignored when it is used as --config (the run recomputes them). */
-const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch'];
+const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch', 'dataset'];
 
 /**
  * Accept a run's config.json as --config: its names for options (methodOptions, maxStepsPerEpoch, the schedule object,
@@ -336,7 +337,8 @@ function runConfigAliases(config: Record<string, unknown>, command: string): Rec
   if (schedule != null && typeof schedule === 'object' && !Array.isArray(schedule)) {
     const s = schedule as { kind?: unknown; milestones?: unknown };
     out['schedule'] = s.kind;
-    if (Array.isArray(s.milestones)) out['milestones'] ??= s.milestones;
+    // No milestones (a run too short for a drop) is the recipe's scaled schedule, which --milestones cannot spell.
+    if (Array.isArray(s.milestones) && s.milestones.length > 0) out['milestones'] ??= s.milestones;
   }
   if (out['kind'] === 'distill' && command === 'distill' && 'model' in out) {
     out['student'] ??= out['model'];

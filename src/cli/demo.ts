@@ -37,7 +37,7 @@ function row(name: string, method: string, model: string, m: ClassificationMetri
 export function registerDemo(program: Command, exit: (code: number) => void): void {
   const cmd = new Command('demo')
     .description('distil a small student from the bundled CDS teacher on the bundled Fashion-MNIST slice with ce, kd and cds-kd, and compare them (a few minutes)')
-    .option('--out <dir>', 'where the runs and exported students go', './cds-distill-demo')
+    .option('--out <dir>', 'where the runs and exported students go (a rerun replaces them)', './cds-distill-demo')
     .option('--teacher <path>', `teacher (default: the bundled teachers/${DEMO_TEACHER})`)
     .option('--student <name>', 'zoo model for the students', 'resnet8')
     .option('--methods <list>', 'comma-separated methods to compare', list, ['ce', 'kd', 'cds-kd'])
@@ -97,6 +97,8 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
             schedule: 'cosine',
             seed,
             out: runDir,
+            // The demo's own run directories: running the demo again replaces them.
+            force: true,
             ...(quick ? { maxStepsPerEpoch: 2 } : {}),
             onStep: progress.onStep,
             onEpoch: progress.onEpoch,

@@ -8,6 +8,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
+import { settingDifferences } from '../run/run-dir.js';
+import type { SettingCheck } from '../run/run-dir.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
 export class CompareError extends Error {
@@ -174,38 +176,29 @@ export async function runStatus(runDir: string, epochs: number): Promise<RunStat
   return existsSync(join(runDir, 'config.json')) ? 'partial' : 'absent';
 }
 
-function sameNumber(a: number | undefined, b: number | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a)));
-}
-
 /**
  * Differences between what a run directory was started with and what this comparison asks for (only the settings
  * the comparison fixes; defaults the run resolved itself are not compared). Empty when they agree.
  */
 export function configDifferences(spec: RunSpec, config: RunDirConfig): string[] {
   const o = spec.options;
-  const diffs: string[] = [];
-  const check = (what: string, have: unknown, want: unknown): void => {
-    const same = typeof want === 'number' || typeof have === 'number' ? sameNumber(have as number, want as number) : have === want;
-    if (!same) diffs.push(`${what} ${JSON.stringify(have)} (asked: ${JSON.stringify(want)})`);
-  };
-  check('method', config.method, o.method);
-  check('student', config.model, o.student);
-  check('data', config.data, o.data);
-  check('seed', config.seed, o.seed);
-  check('epochs', config.epochs, o.epochs);
-  if (config.teacher !== undefined) check('teacher', resolve(config.teacher), resolve(o.teacher));
-  if (o.batchSize !== undefined) check('batch size', config.batchSize, o.batchSize);
-  if (o.lr !== undefined) check('lr', config.lr, o.lr);
-  check('limit', config.limit, o.limit);
-  check('test limit', config.testLimit, o.testLimit);
-  check('max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch);
+  const checks: SettingCheck[] = [
+    ['method', config.method, o.method],
+    ['student', config.model, o.student],
+    ['data', config.data, o.data],
+    ['seed', config.seed, o.seed],
+    ['epochs', config.epochs, o.epochs],
+  ];
+  if (config.teacher !== undefined) checks.push(['teacher', resolve(config.teacher), resolve(o.teacher)]);
+  if (o.batchSize !== undefined) checks.push(['batch size', config.batchSize, o.batchSize]);
+  if (o.lr !== undefined) checks.push(['lr', config.lr, o.lr]);
+  checks.push(['limit', config.limit, o.limit], ['test limit', config.testLimit, o.testLimit], ['max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch]);
   for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
     const have = config.methodOptions?.[k];
     const want = typeof have === 'number' && typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v;
-    check(`method option ${k}`, have, want);
+    checks.push([`method option ${k}`, have, want]);
   }
-  return diffs;
+  return settingDifferences(checks);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-export { train, distill, ConfigError, resolveHyperparameters } from './api.js';
-export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig, ResolvedHyperparameters } from './api.js';
+export { train, distill, checkRun, checkRunDirectory, ConfigError, resolveHyperparameters } from './api.js';
+export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig, ResolvedHyperparameters, RunCheck, DatasetRecord } from './api.js';
+export { describeSchedule } from './schedule.js';
 export { fit, TrainingDivergedError } from './fit.js';
 export type { FitOptions, FitResult, EpochMetrics, StepProgress, OptimizerConfig, TeacherModel } from './fit.js';
 export { evaluate } from './evaluate.js';
