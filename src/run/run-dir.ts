@@ -140,8 +140,9 @@ export async function planRunDirectory(
     if (diffs.length > 0) {
       const shown = diffs.length > 4 ? [...diffs.slice(0, 4), `and ${diffs.length - 4} more`] : diffs;
       throw new ConfigError(
-        `cannot resume ${out} with other settings: ${shown.join(', ')}; resume with the run's settings (only ` +
-          `${Object.keys(RESUME_MAY_CHANGE).join(', ')} may change) or start a new run with another --out`,
+        // The fix before the path, so a line cut at the CLI's width keeps it.
+        `cannot resume with other settings: ${shown.join(', ')}; only ${Object.keys(RESUME_MAY_CHANGE).join(', ')} ` +
+          `may change: use the run's settings or another --out (${out})`,
       );
     }
   }
