@@ -57,11 +57,27 @@ describe('eval', () => {
     const r = await cli(['eval', teacherRun, '--latency-runs', '3', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
-    expect(j).toMatchObject({ kind: 'bundle', data: DATA, images: TEST_IMAGES, backend: expect.any(String) });
+    expect(j).toMatchObject({ kind: 'bundle', data: DATA, count: TEST_IMAGES, testSet: 'all', backend: expect.any(String) });
     expect(j['model']).toBe(join(teacherRun, 'best'));
-    for (const k of ['top1', 'top5', 'ece', 'nll', 'latency_ms']) expect(typeof j[k]).toBe('number');
+    for (const k of ['top1', 'top5', 'ece', 'nll', 'latencyMs']) expect(typeof j[k]).toBe('number');
     expect(j['top5']).toBe(1); // 4 classes
     expect(j['params']).toBe(RESNET8_4_CLASSES);
+  });
+
+  it("a run trained with --test-limit is evaluated on that same set by default (the training log's top-1), and says so", async () => {
+    const run = join(tmp.dir, 'limited');
+    const t = await cli(['train', '--model', 'resnet8', '--method', 'ce', ...TINY, '--test-limit', '8', '--out', run, '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const logged = (json(t)['last'] as { test: { count: number; top1: number } }).test;
+    expect(logged.count).toBe(8);
+    const r = await cli(['eval', run, '--latency-runs', '0', '--backend', 'wasm', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ count: 8, testSet: 'run', top1: logged.top1, latencyMs: null });
+    const text = await cli(['eval', run, '--latency-runs', '0', '--backend', 'wasm']);
+    expect(text.stdout).toContain("(8 test images: the run's own --test-limit");
+    // An explicit --test-limit still wins.
+    const all = await cli(['eval', run, '--test-limit', '12', '--latency-runs', '0', '--json']);
+    expect(json(all)).toMatchObject({ count: 12, testSet: 'limit' });
   });
 
   it('an exported model.json on a named dataset (text table)', async () => {
