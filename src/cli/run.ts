@@ -198,7 +198,14 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       result = await train({ ...common, model: modelName });
     } else {
       const teacherStages = o['teacherStages'] as string[] | undefined;
-      const options: DistillOptions = { ...common, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}) };
+      const teacherInput = o['teacherInput'] as DistillOptions['teacherInput'];
+      const options: DistillOptions = {
+        ...common,
+        teacher: str(o, 'teacher')!,
+        student: modelName,
+        ...(teacherStages ? { teacherStages } : {}),
+        ...(teacherInput !== undefined ? { teacherInput } : {}),
+      };
       result = await distill(options);
     }
   } finally {

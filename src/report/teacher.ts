@@ -41,7 +41,11 @@ async function teacherModelFile(path: string): Promise<{ file: string; bundle: b
 /** Evaluate a teacher (path to a bundle, run directory or model.json) on the test split of `data`. */
 export async function evaluateTeacher(teacherPath: string, data: string, options: EvaluateTeacherOptions = {}): Promise<TeacherFigures> {
   const { test } = await loadTrainTest(data, { testLimit: options.testLimit });
-  const teacher = await loadTeacher(teacherPath, { expectedClasses: test.classNames.length, inputShape: test.inputShape });
+  const teacher = await loadTeacher(teacherPath, {
+    expectedClasses: test.classNames.length,
+    inputShape: test.inputShape,
+    dataNormalization: { mean: test.mean, std: test.std },
+  });
   const acc = new MetricsAccumulator(15);
   try {
     const batcher = new Batcher(test, { batchSize: options.batchSize ?? 256, shuffle: false, format: 'normalized' });

@@ -11,7 +11,8 @@ import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { loadTeacher, Teacher } from '../teacher/index.js';
+import { formatTeacherInput, loadTeacher, Teacher } from '../teacher/index.js';
+import type { TeacherInput } from '../teacher/index.js';
 import { getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
@@ -77,6 +78,12 @@ export interface DistillOptions extends RunOptions {
   /** GraphModel teachers: stage node names and the logits node. */
   readonly teacherStageNodes?: readonly string[];
   readonly teacherLogitsNode?: string;
+  /**
+   * What a teacher loaded from a path expects: 'raw' (0..255), 'unit' (0..1), 'standardized' (the data's mean/std)
+   * or explicit { mean, std }. Default: what its files record (bundles and exports of this toolkit take raw pixels and
+   * normalise them themselves), else 'standardized'. The toolkit converts its batches accordingly.
+   */
+  readonly teacherInput?: TeacherInput;
 }
 
 export interface RunResult {
@@ -108,6 +115,10 @@ export interface RunConfig extends ResolvedHyperparameters {
   readonly backend: string;
   /** Which teacher stage each student stage learns from (student -> teacher positions), when there is a teacher. */
   readonly stageMatch?: string;
+  /** The teacherInput option as given (CLI form: raw, unit, standardized or MEAN/STD), when given. */
+  readonly teacherInput?: string;
+  /** What the teacher was fed, in words (informational), when there is a teacher. */
+  readonly teacherInputUsed?: string;
   readonly tfjs: string;
 }
 
@@ -226,7 +237,7 @@ async function run(
   modelName: string,
   methodName: string,
   teacherSource: DistillOptions['teacher'] | undefined,
-  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode'>,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherInput'>,
 ): Promise<RunResult> {
   validate(o);
   const prepared = prepareMethod(methodName, o.methodOptions);
@@ -254,6 +265,8 @@ async function run(
             stageNodes: teacherOptions.teacherStageNodes,
             logitsNode: teacherOptions.teacherLogitsNode,
             inputShape,
+            ...(teacherOptions.teacherInput !== undefined ? { input: teacherOptions.teacherInput } : {}),
+            dataNormalization: { mean: train.mean, std: train.std },
           })
         : teacherSource;
     if (teacher.numClasses !== numClasses) {
@@ -324,6 +337,8 @@ async function run(
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
     backend: backendReport()?.backend ?? tf.getBackend(),
     ...(stageMatch !== undefined ? { stageMatch } : {}),
+    ...(teacherOptions.teacherInput !== undefined ? { teacherInput: formatTeacherInput(teacherOptions.teacherInput) } : {}),
+    ...(teacher ? { teacherInputUsed: teacher.describeInput() } : {}),
     tfjs: tf.version_core,
   };
 

@@ -136,6 +136,8 @@ describe('distill', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
     expect(j['config']).toMatchObject({ kind: 'distill', teacher: teacherRun, method: 'cds-kd', methodOptions: { softTemperature: 4 } });
+    // The run's own bundle takes raw pixels; the data here has the same statistics, so nothing is converted.
+    expect((j['config'] as Record<string, unknown>)['teacherInputUsed']).toMatch(/^standardized with its own mean \[/);
     expect(existsSync(join(out, 'student', 'model.json'))).toBe(true);
     expect(r.stderr).toMatch(/^epoch 1: ce [\d.]+ contrastive [\d.]+ feat [\d.]+ soft [\d.]+ loss/m);
   });
@@ -145,6 +147,17 @@ describe('distill', () => {
     expect(r.code).toBe(1);
     expect(errorLines(r)).toEqual([expect.stringMatching(/teacher .*4 classes.*6|6 classes.*teacher.*4/)]);
     expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('distill --teacher-input', () => {
+  it('refuses a declaration that contradicts what the teacher records, and a malformed one, with one line', async () => {
+    const r = await cli(['distill', '--teacher', teacherRun, '--student', 'resnet8', '--method', 'kd', '--teacher-input', 'unit', ...TINY, '--out', join(tmp.dir, 'contradicts')]);
+    expect(r.code).toBe(1);
+    expect(errorLines(r)).toEqual([expect.stringMatching(/takes raw pixels and normalises them itself .*input "unit" contradicts its files/)]);
+    const bad = await cli(['distill', '--teacher', teacherRun, '--student', 'resnet8', '--teacher-input', '0.5,0.5/0', '--dry-run']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/expected raw, unit, standardized or MEAN\/STD/);
   });
 });
 
