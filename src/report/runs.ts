@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
+import { NORMALIZATION_LAYER } from '../student/normalization.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
 export class CompareError extends Error {
@@ -226,6 +227,8 @@ export async function countModelParams(modelJson: string, exclude?: (name: strin
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights) {
       if (/moving_(mean|variance)$/.test(w.name)) continue;
+      // The fixed input normalisation of a saved student is not a parameter.
+      if (w.name.startsWith(`${NORMALIZATION_LAYER}/`)) continue;
       if (exclude?.(w.name)) continue;
       total += w.shape.reduce((a, d) => a * d, 1);
     }

@@ -109,7 +109,7 @@ describe('export', () => {
     const r = await cli(['export', teacherRun, '--out', dir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
-    expect(j).toMatchObject({ dir, modelFile: join(dir, 'model.json'), source: join(teacherRun, 'best'), model: 'resnet8' });
+    expect(j).toMatchObject({ dir, modelFile: join(dir, 'model.json'), source: join(teacherRun, 'best'), model: 'resnet8', input: 'raw' });
     const model = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     const layers: { name: string }[] = model.modelTopology.config.layers;
     expect(layers.some((l) => l.name.startsWith('cds_'))).toBe(false);
