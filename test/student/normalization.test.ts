@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,18 @@ describe('saved students take raw pixels and normalise them inside', () => {
     expect(await readFile(path.join(again, 'weights.bin'))).toEqual(await readFile(path.join(dir, 'weights.bin')));
     expect(await readFile(path.join(again, 'model.json'), 'utf8')).toBe(await readFile(path.join(dir, 'model.json'), 'utf8'));
     loaded.dispose();
+  });
+
+  it('refuses a bundle.json and model.json that disagree about the input, naming the file', async () => {
+    const dir = path.join(root, 'disagree');
+    await saveStudentBundle(student, dir);
+    const file = path.join(dir, 'bundle.json');
+    const { input: _input, ...info } = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ ...info, version: 1 }));
+    await expect(loadStudentBundle(dir)).rejects.toThrow(
+      `${path.join(dir, 'model.json')}: the model normalises raw pixels itself, but bundle.json has no "input" (version 1)`);
+    await writeFile(file, JSON.stringify({ ...info, input: { pixels: 'raw', mean: [0.5], std: [0.5], normalizationLayer: NORMALIZATION_LAYER } }));
+    await expect(loadStudentBundle(dir)).rejects.toThrow(/"input" must be \{"pixels": "raw", "mean": \[3 numbers\]/);
   });
 
   it('saving and exporting leave no tensors behind', async () => {
