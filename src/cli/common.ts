@@ -317,7 +317,7 @@ export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): 
 }
 
 /** Informational keys of a run's config.json, ignored when it is used as --config (the run recomputes them). */
-const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch', 'dataset'];
+const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'tfjs', 'stageMatch', 'dataset', 'teacherInputUsed'];
 
 /**
  * Accept a run's config.json as --config: its names for options (methodOptions, maxStepsPerEpoch, the schedule object,

@@ -73,13 +73,19 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
       const { train, test } = await loadTrainTest('fashion-mnist-slice', { limit, testLimit });
       out.log(`demo on ${backend}: ${train.size} training / ${test.size} test images of the Fashion-MNIST slice; ` +
         `teacher ${teacherPath}; student ${String(opts['student'])} x ${methods.join(', ')}, ${epochs} epoch(s) each`);
-      const teacher = await loadTeacher(teacherPath, { expectedClasses: train.classNames.length, inputShape: train.inputShape });
+      const teacher = await loadTeacher(teacherPath, {
+        expectedClasses: train.classNames.length,
+        inputShape: train.inputShape,
+        dataNormalization: { mean: train.mean, std: train.std },
+      });
       const rows: Row[] = [];
       try {
         const teacherNet = teacher.student?.inferenceModel();
         if (!teacherNet) throw new CliError(`the demo teacher must be a student bundle or run directory (got ${teacherPath})`);
         const t0 = performance.now();
-        const tm = evaluate(teacherNet, test);
+        // A teacher saved with its own normalisation is evaluated with it (the demo's bundled teacher has none).
+        const spec = teacher.student!.inputSpec;
+        const tm = evaluate(teacherNet, spec ? { ...test, mean: [...spec.mean], std: [...spec.std] } : test);
         rows.push(row('teacher', opts['teacher'] === undefined ? 'cds' : String(teacher.student!.meta['method'] ?? '-'), teacher.student!.name, tm, countModelParams(teacherNet), measureLatency(teacherNet), (performance.now() - t0) / 1000));
 
         for (const method of methods) {

@@ -163,10 +163,11 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
 
   const teacherStages = o['teacherStages'] as string[] | undefined;
   const teacherLogits = str(o, 'teacherLogits');
+  const teacherInput = o['teacherInput'] as DistillOptions['teacherInput'];
   const runOptions = (extra: Partial<TrainOptions> = {}): TrainOptions | DistillOptions =>
     kind === 'train'
       ? { ...base, method: recipe.name, out: runDir, ...extra, model: modelName }
-      : { ...base, method: recipe.name, out: runDir, ...extra, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}), ...(teacherLogits !== undefined ? { teacherLogits } : {}) };
+      : { ...base, method: recipe.name, out: runDir, ...extra, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}), ...(teacherLogits !== undefined ? { teacherLogits } : {}), ...(teacherInput !== undefined ? { teacherInput } : {}) };
 
   if (o['dryRun'] === true) {
     // Refuse an unknown model name now, as the run would (building it is cheap next to a run).

@@ -10,6 +10,7 @@ import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
 import { settingDifferences } from '../run/run-dir.js';
 import type { SettingCheck } from '../run/run-dir.js';
+import { NORMALIZATION_LAYER } from '../student/normalization.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
 export class CompareError extends Error {
@@ -220,6 +221,8 @@ export async function countModelParams(modelJson: string, exclude?: (name: strin
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights) {
       if (/moving_(mean|variance)$/.test(w.name)) continue;
+      // The fixed input normalisation of a saved student is not a parameter.
+      if (w.name.startsWith(`${NORMALIZATION_LAYER}/`)) continue;
       if (exclude?.(w.name)) continue;
       total += w.shape.reduce((a, d) => a * d, 1);
     }

@@ -48,6 +48,7 @@ export async function evaluateTeacher(teacherPath: string, data: string, options
     ...teacherSelection(options.selection ?? {}),
     expectedClasses: test.classNames.length,
     inputShape: test.inputShape,
+    dataNormalization: { mean: test.mean, std: test.std },
   });
   const acc = new MetricsAccumulator(15);
   try {

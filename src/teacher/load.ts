@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { readModelJSON, resolveModelLocation } from '../io/fs-handler.js';
-import { loadGraphModelFromDir, loadLayersModelFromDir } from '../io/load.js';
+import { loadGraphModelFromDir } from '../io/load.js';
+import { loadLayersModelStandardized, type InputNormalization } from '../student/normalization.js';
 import type { TappedModel } from '../models/types.js';
 import { BUNDLE_FILE, loadStudentBundle } from '../student/bundle.js';
 import { Student, wrapStudent } from '../student/student.js';
@@ -72,6 +73,28 @@ export function teacherSelection(selection: TeacherSelection): LoadTeacherOption
   };
 }
 
+/**
+ * Declare on `teacher` what it expects (`options.input`, default what its files record, else 'standardized') and how
+ * the batches are normalised (`options.dataNormalization`). A teacher whose files take raw pixels (normalised inside,
+ * `recorded`) accepts input 'raw', its own statistics or nothing; anything else contradicts its files and is refused
+ * (the caller disposes what it loaded).
+ */
+function withInput(teacher: Teacher, options: LoadTeacherOptions, recorded: InputNormalization | undefined): Teacher {
+  let input = options.input ?? recorded ?? 'standardized';
+  if (recorded && options.input !== undefined) {
+    const given = options.input;
+    const same = typeof given !== 'string' && given.mean.every((v, i) => v === recorded.mean[i]) &&
+      given.std.every((v, i) => v === recorded.std[i]);
+    if (given !== 'raw' && !same) {
+      throw new TeacherError(`teacher ${teacher.source} takes raw pixels and normalises them itself (recorded with it), ` +
+        `so input ${JSON.stringify(options.input)} contradicts its files: leave the teacher input out (or say raw)`);
+    }
+    input = recorded;
+  }
+  teacher.setInput(input, options.dataNormalization);
+  return teacher;
+}
+
 function isGraphModel(m: unknown): m is tf.GraphModel {
   return m instanceof tf.GraphModel;
 }
@@ -87,12 +110,14 @@ export async function loadTeacher(
 ): Promise<Teacher> {
   const memory = '<memory>';
   if (typeof pathOrModel !== 'string') {
-    if (pathOrModel instanceof Student) return teacherFromStudent(pathOrModel, memory, options, false);
-    if (isGraphModel(pathOrModel)) return teacherFromGraphModel(pathOrModel, undefined, memory, options, false);
-    if (pathOrModel instanceof tf.LayersModel) return teacherFromLayersModel(pathOrModel, memory, options, false);
+    if (pathOrModel instanceof Student) {
+      return withInput(teacherFromStudent(pathOrModel, memory, options, false), options, pathOrModel.inputSpec);
+    }
+    if (isGraphModel(pathOrModel)) return withInput(teacherFromGraphModel(pathOrModel, undefined, memory, options, false), options, undefined);
+    if (pathOrModel instanceof tf.LayersModel) return withInput(teacherFromLayersModel(pathOrModel, memory, options, false), options, undefined);
     const tapped = pathOrModel as TappedModel;
     if (tapped.net instanceof tf.LayersModel && Array.isArray(tapped.featureShapes)) {
-      return teacherFromStudent(wrapStudent(tapped, { heads: 'none' }), memory, options, false);
+      return withInput(teacherFromStudent(wrapStudent(tapped, { heads: 'none' }), memory, options, false), options, undefined);
     }
     throw new TeacherError('loadTeacher: expected a path, a Student, a TappedModel, a tf.LayersModel or a tf.GraphModel');
   }
@@ -100,7 +125,8 @@ export async function loadTeacher(
   if (where.bundleDir != null) {
     const student = await loadStudentBundle(where.bundleDir);
     try {
-      return teacherFromStudent(student, where.bundleDir, options, true);
+      const teacher = teacherFromStudent(student, where.bundleDir, options, true);
+      return withInput(teacher, options, student.inputSpec);
     } catch (err) {
       student.dispose();
       throw err;
@@ -111,15 +137,17 @@ export async function loadTeacher(
   if (json.format === 'graph-model') {
     const model = await loadGraphModelFromDir(modelFile);
     try {
-      return teacherFromGraphModel(model, json.modelTopology, modelFile, options, true);
+      return withInput(teacherFromGraphModel(model, json.modelTopology, modelFile, options, true), options, undefined);
     } catch (err) {
       model.dispose();
       throw err;
     }
   }
-  const model = await loadLayersModelFromDir(modelFile);
+  // A model saved by this toolkit (an exported student/) takes raw pixels: its normalisation layer comes out here and
+  // its statistics become the teacher's expected input.
+  const { model, spec } = await loadLayersModelStandardized(modelFile);
   try {
-    return teacherFromLayersModel(model, modelFile, options, true);
+    return withInput(teacherFromLayersModel(model, modelFile, options, true), options, spec);
   } catch (err) {
     model.dispose();
     throw err;

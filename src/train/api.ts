@@ -11,7 +11,8 @@ import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
+import { formatTeacherInput, loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
+import type { TeacherInput } from '../teacher/index.js';
 import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
@@ -97,6 +98,12 @@ export interface DistillOptions extends RunOptions {
    * output (CLI --teacher-logits). teacherStages names graph nodes too; kd and dkd need no stages at all.
    */
   readonly teacherLogits?: string;
+  /**
+   * What a teacher loaded from a path expects: 'raw' (0..255), 'unit' (0..1), 'standardized' (the data's mean/std)
+   * or explicit { mean, std }. Default: what its files record (bundles and exports of this toolkit take raw pixels and
+   * normalise them themselves), else 'standardized'. The toolkit converts its batches accordingly.
+   */
+  readonly teacherInput?: TeacherInput;
 }
 
 export interface RunResult {
@@ -134,6 +141,10 @@ export interface RunConfig extends ResolvedHyperparameters {
   readonly backend: string;
   /** Which teacher stage each student stage learns from (student -> teacher positions), when there is a teacher. */
   readonly stageMatch?: string;
+  /** The teacherInput option as given (CLI form: raw, unit, standardized or MEAN/STD), when given. */
+  readonly teacherInput?: string;
+  /** What the teacher was fed, in words (informational), when there is a teacher. */
+  readonly teacherInputUsed?: string;
   readonly tfjs: string;
 }
 
@@ -386,7 +397,7 @@ async function loadInputs(
   o: RunOptions,
   dataRng: Random,
   teacherSource: DistillOptions['teacher'] | undefined,
-  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits'>,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
   checkData?: (record: DatasetRecord) => void,
   checkTeacher?: (teacher: Teacher) => void,
 ): Promise<Inputs> {
@@ -404,6 +415,8 @@ async function loadInputs(
           ...(teacherOptions.teacherStageNodes ? { stageNodes: teacherOptions.teacherStageNodes } : {}),
           ...(teacherOptions.teacherLogitsNode ? { logitsNode: teacherOptions.teacherLogitsNode } : {}),
           inputShape,
+          ...(teacherOptions.teacherInput !== undefined ? { input: teacherOptions.teacherInput } : {}),
+          dataNormalization: { mean: train.mean, std: train.std },
         })
       : teacherSource;
   try {
@@ -444,7 +457,7 @@ async function run(
   modelName: string,
   methodName: string,
   teacherSource: DistillOptions['teacher'] | undefined,
-  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits'>,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
 ): Promise<RunResult> {
   validate(o);
   const prepared = prepareMethod(methodName, o.methodOptions);
@@ -474,7 +487,7 @@ async function runIn(
   prepared: Prepared,
   hyper: ResolvedHyperparameters,
   teacherSource: DistillOptions['teacher'] | undefined,
-  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits'>,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
 ): Promise<RunResult> {
   const { recipe, methodOptions, needs } = prepared;
   const seed = hyper.seed;
@@ -558,6 +571,8 @@ async function runIn(
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
     backend: backendReport()?.backend ?? tf.getBackend(),
     ...(stageMatch !== undefined ? { stageMatch } : {}),
+    ...(teacherOptions.teacherInput !== undefined ? { teacherInput: formatTeacherInput(teacherOptions.teacherInput) } : {}),
+    ...(teacher ? { teacherInputUsed: teacher.describeInput() } : {}),
     tfjs: tf.version_core,
   };
 

@@ -215,6 +215,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const inference = student.inferenceModel();
   const stepsPerEpoch = Math.min(batcher.numBatches, options.maxStepsPerEpoch ?? Infinity);
   const stats = { mean: train.mean, std: train.std };
+  // Saved bundles and the export take raw pixels and normalise with the statistics training used.
+  student.setInputSpec({ ...stats, ...(train.classNames.length === student.numClasses ? { classNames: train.classNames } : {}) });
   const weightDecay = options.optimizer.weightDecay;
   const schedule = {
     baseLr: options.optimizer.lr,
