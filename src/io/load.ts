@@ -18,16 +18,24 @@ export async function loadLayersModelFromDir(dirOrFile: string, options: LoadLay
   try {
     return await tf.loadLayersModel(fileSystemHandler(modelFile), { strict: options.strict ?? true });
   } catch (err) {
-    if (err instanceof ModelFileError) throw err;
-    if ((await readModelJSON(modelFile).catch(() => undefined))?.format === 'graph-model') {
-      throw new ModelFileError(modelFile, `${modelFile} is a graph model (format "graph-model"), not a layers model: ` +
-        'this needs a layers model (graph models work as a distill --teacher; see cds-distill inspect)', { cause: err });
-    }
-    const message = (err as Error).message ?? String(err);
-    const unknown = /Unknown layer: ([^\s.]+)/.exec(message);
-    if (unknown) throw unknownLayerError(modelFile, unknown[1]!, undefined, err);
-    throw new ModelFileError(modelFile, `${modelFile}: cannot build the model: ${message}`, { cause: err });
+    throw await layersModelLoadError(modelFile, err);
   }
+}
+
+/**
+ * The one mapping of a failure to build a LayersModel from `modelFile` to the error a user sees: a `ModelFileError`
+ * as is; a graph model says it is one; an unknown layer class says how to register it; anything else names the file.
+ */
+export async function layersModelLoadError(modelFile: string, err: unknown): Promise<ModelFileError> {
+  if (err instanceof ModelFileError) return err;
+  if ((await readModelJSON(modelFile).catch(() => undefined))?.format === 'graph-model') {
+    return new ModelFileError(modelFile, `${modelFile} is a graph model (format "graph-model"), not a layers model: ` +
+      'this needs a layers model (graph models work as a distill --teacher; see cds-distill inspect)', { cause: err });
+  }
+  const message = (err as Error).message ?? String(err);
+  const unknown = /Unknown layer: ([^\s.]+)/.exec(message);
+  if (unknown) return unknownLayerError(modelFile, unknown[1]!, undefined, err);
+  return new ModelFileError(modelFile, `${modelFile}: cannot build the model: ${message}`, { cause: err });
 }
 
 /** Load a tfjs GraphModel from a directory (or its model JSON file) with `fileSystemHandler`. */

@@ -15,7 +15,8 @@
 import { tf } from '../runtime/tf.js';
 import { normalizationCoefficients } from '../data/augment.js';
 import { ModelFileError } from '../io/errors.js';
-import { loadModelArtifacts, unknownLayerError } from '../io/fs-handler.js';
+import { loadModelArtifacts } from '../io/fs-handler.js';
+import { layersModelLoadError } from '../io/load.js';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
 
@@ -259,10 +260,6 @@ export async function loadLayersModelStandardized(modelFile: string): Promise<{ 
     const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts), { strict: true });
     return { model, ...(spec ? { spec } : {}) };
   } catch (err) {
-    if (err instanceof ModelFileError) throw err;
-    const message = (err as Error).message ?? String(err);
-    const unknown = /Unknown layer: ([^\s.]+)/.exec(message);
-    if (unknown) throw unknownLayerError(modelFile, unknown[1]!, undefined, err);
-    throw new ModelFileError(modelFile, `${modelFile}: cannot build the model: ${message}`, { cause: err });
+    throw await layersModelLoadError(modelFile, err);
   }
 }
