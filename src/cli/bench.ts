@@ -41,21 +41,22 @@ export function registerBench(program: Command, exit: (code: number) => void): v
         teacher: opts['teacher'] as string | undefined,
         seed: opts['seed'] as number | undefined,
       });
+      // The library's own names (BenchmarkResult), as every command's --json uses them.
       const json = {
         model: r.model,
         method: r.method,
         backend: r.backend,
-        batch_size: r.batchSize,
-        input: r.inputShape.join('x'),
-        classes: r.numClasses,
-        rows_per_step: r.rowsPerStep,
+        batchSize: r.batchSize,
+        inputShape: r.inputShape,
+        numClasses: r.numClasses,
+        rowsPerStep: r.rowsPerStep,
         steps: r.steps,
-        warmup_steps: r.warmupSteps,
-        img_per_s: r.imgPerSec,
-        ms_per_step: r.msPerStep,
-        step_ms: r.stepMs,
+        warmupSteps: r.warmupSteps,
+        imgPerSec: r.imgPerSec,
+        msPerStep: r.msPerStep,
+        stepMs: r.stepMs,
         params: r.params,
-        train_params: r.trainParams,
+        trainParams: r.trainParams,
         ...(r.teacher ? { teacher: r.teacher } : {}),
       };
       out.result(json, () =>

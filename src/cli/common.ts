@@ -9,12 +9,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { initBackend, backendReport } from '../runtime/index.js';
 import type { BackendName, BackendRequest } from '../runtime/index.js';
-import { ConfigError, TrainingDivergedError } from '../train/index.js';
+import { ConfigError, MetricsLogError, TrainingDivergedError } from '../train/index.js';
 import { DataError } from '../data/index.js';
 import { ModelError } from '../models/index.js';
 import { MethodError } from '../methods/index.js';
 import { TeacherError } from '../teacher/index.js';
 import { ModelFileError } from '../io/index.js';
+import { LockError } from '../run/lock.js';
 
 /** Exit codes: 0 success, 1 user error, 2 usage error, 130 interrupted (SIGINT/SIGTERM). */
 export const EXIT_OK = 0;
@@ -32,7 +33,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError];
+const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError,
+  MetricsLogError, LockError];
 
 /** Errors a user can fix from the message alone (no stack trace unless --verbose). */
 export function isUserError(err: unknown): boolean {
@@ -86,43 +88,74 @@ export class Output {
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors
 
-/** Print an error the way the CLI promises and return the exit code. */
+/** Longest error line printed without --verbose, "error: " included (--verbose prints the whole message). */
+export const MAX_ERROR_LINE = 200;
+
+const CUT = ' ... (cut: --verbose prints all of it)';
+
+/**
+ * The line an error is printed as: "error: " + the message on one line (newlines and the indentation after them become
+ * one space) + `suffix`. Without `verbose` the line is at most MAX_ERROR_LINE characters: a longer message is cut and
+ * says so; the suffix (a hint) is always kept.
+ */
+export function errorLine(message: string, verbose: boolean, suffix = ''): string {
+  return `error: ${clipMessage(message, verbose, MAX_ERROR_LINE - 'error: '.length - suffix.length)}${suffix}`;
+}
+
+/** A message on one line of at most `max` characters (cut, saying so, unless `verbose`). */
+export function clipMessage(message: string, verbose: boolean, max = MAX_ERROR_LINE): string {
+  const flat = oneLine(message);
+  if (verbose || flat.length <= max) return flat;
+  return `${flat.slice(0, Math.max(max - CUT.length, 40)).trimEnd()}${CUT}`;
+}
+
+/**
+ * Print an error the way the CLI promises and return the exit code: one line (see errorLine) on stderr; with
+ * `verbose`, the whole message and the stack trace.
+ */
 export function reportError(err: unknown, verbose: boolean, helpCommand = 'cds-distill --help'): number {
+  const write = (line: string): void => {
+    process.stderr.write(line + '\n');
+  };
+  const stack = (): void => {
+    if (verbose && err instanceof Error && err.stack) write(err.stack);
+  };
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT_OK;
-    const message = oneLine(err.message.replace(/^error: /, ''));
+    const message = err.message.replace(/^error: /, '');
     if (err.code === 'commander.invalidArgument') {
       // A bad option value: a user error; the message says what is expected.
-      process.stderr.write(`error: ${message}\n`);
+      write(errorLine(message, verbose));
       return EXIT_USER;
     }
     if (err.code === 'commander.help') return EXIT_USAGE;
-    process.stderr.write(`error: ${message} (see ${helpCommand})\n`);
+    write(errorLine(message, verbose, ` (see ${helpCommand})`));
     return EXIT_USAGE;
   }
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof UsageError) {
-    process.stderr.write(`error: ${message}\n`);
+    write(errorLine(message, verbose));
     return EXIT_USAGE;
   }
   if (isUserError(err)) {
-    process.stderr.write(`error: ${oneLine(message)}\n`);
-    if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    write(errorLine(message, verbose));
+    stack();
     return EXIT_USER;
   }
   if (/^Aborted\(/.test(message)) {
     // The wasm module died, almost always from its 4 GB heap limit (XNNPACK then reports status 6, out of memory).
-    process.stderr.write(
-      'error: the wasm backend aborted, most likely out of memory (its heap is limited to 4 GB): use a smaller ' +
-        '--batch-size or a smaller model, or install @tensorflow/tfjs-node (see the README, Backends)\n',
-    );
-    if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    write(errorLine('the wasm backend aborted, most likely out of memory (4 GB heap): use a smaller --batch-size or ' +
+      'model, or install @tensorflow/tfjs-node (README, Backends)', verbose));
+    stack();
     return EXIT_USER;
   }
   // A bug or an environment problem: still one line by default, the stack with --verbose.
-  process.stderr.write(`error: ${oneLine(message)}\n`);
-  if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-  else process.stderr.write('(unexpected error: run again with --verbose for the stack trace and report it)\n');
+  if (verbose) {
+    write(errorLine(message, true));
+    stack();
+  } else {
+    write(errorLine(message, false, ' (unexpected error: rerun with --verbose for the stack trace and report it)'));
+  }
   return EXIT_USER;
 }
 
@@ -193,6 +226,13 @@ export function list(value: string): string[] {
   if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list.');
   return items;
 }
+
+/** Help of distill's and compare's teacher naming options (one wording for both). */
+export const TEACHER_STAGES_HELP =
+  'comma-separated stage names of a model.json teacher: layer names of a LayersModel (default: found automatically), ' +
+  'node names of a GraphModel (default: none, enough for kd and dkd; see cds-distill inspect TEACHER)';
+export const TEACHER_LOGITS_HELP =
+  'the layer or graph node whose output is the teacher\'s logits, when it is not the model\'s last output';
 
 const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
@@ -277,7 +317,7 @@ export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): 
 }
 
 /** Informational keys of a run's config.json, ignored when it is used as --config (the run recomputes them). */
-const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'classNames', 'tfjs', 'stageMatch'];
+const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'classNames', 'tfjs', 'stageMatch', 'dataset', 'teacherInputUsed'];
 
 /**
  * Accept a run's config.json as --config: its names for options (methodOptions, maxStepsPerEpoch, the schedule object,
@@ -297,7 +337,8 @@ function runConfigAliases(config: Record<string, unknown>, command: string): Rec
   if (schedule != null && typeof schedule === 'object' && !Array.isArray(schedule)) {
     const s = schedule as { kind?: unknown; milestones?: unknown };
     out['schedule'] = s.kind;
-    if (Array.isArray(s.milestones)) out['milestones'] ??= s.milestones;
+    // No milestones (a run too short for a drop) is the recipe's scaled schedule, which --milestones cannot spell.
+    if (Array.isArray(s.milestones) && s.milestones.length > 0) out['milestones'] ??= s.milestones;
   }
   if (out['kind'] === 'distill' && command === 'distill' && 'model' in out) {
     out['student'] ??= out['model'];

@@ -12,17 +12,21 @@ import type { BackendRequest } from '../runtime/index.js';
 import {
   addConfigOptions,
   addRuntimeOptions,
+  clipMessage,
   CliError,
   count,
   examples,
   EXIT_INTERRUPTED,
   keyValue,
   list,
+  MAX_ERROR_LINE,
   mergeConfig,
   Output,
   positiveInt,
   positiveNumber,
   startBackend,
+  TEACHER_LOGITS_HELP,
+  TEACHER_STAGES_HELP,
   UsageError,
 } from './common.js';
 import { methodHelp } from './run.js';
@@ -56,6 +60,8 @@ function runOptions(o: Opts): CompareRunOptions {
     limit: num(o, 'limit'),
     testLimit: num(o, 'testLimit'),
     maxStepsPerEpoch: num(o, 'maxSteps'),
+    ...(o['teacherStages'] !== undefined ? { teacherStages: o['teacherStages'] as string[] } : {}),
+    ...(str(o, 'teacherLogits') !== undefined ? { teacherLogits: str(o, 'teacherLogits') } : {}),
     methodOptions: o['methodOption'] as Record<string, unknown> | undefined,
     ...(backend !== undefined && backend !== 'auto' ? { backend } : {}),
   };
@@ -113,7 +119,7 @@ function progressLogger(out: Output): (e: CompareEvent) => void {
         out.log(`${e.run.name}: done in ${e.seconds.toFixed(1)} s`);
         break;
       case 'run-failed':
-        out.log(`${e.run.name}: ${e.interrupted ? 'interrupted' : e.message}`);
+        out.log(`${e.run.name}: ${e.interrupted ? 'interrupted' : clipMessage(e.message, out.verbose, MAX_ERROR_LINE - e.run.name.length - 2)}`);
         break;
       case 'report':
         out.debug(`report: ${e.files.markdown}`);
@@ -156,6 +162,8 @@ export function registerCompare(program: Command, exit?: (code: number) => void)
     .description('compare distillation methods: every method x seed as its own run, then a table (mean ± std) and plots')
     .option('--teacher <path>', 'teacher: a run directory, a student bundle, or a tfjs model.json (required)')
     .option('--student <name>', 'zoo model to train as the student (required)')
+    .option('--teacher-stages <names>', TEACHER_STAGES_HELP, list)
+    .option('--teacher-logits <name>', TEACHER_LOGITS_HELP)
     .option('--methods <list>', `comma-separated methods (default: ${DEFAULT_METHODS.join(',')})`, list)
     .option('--seeds <n>', 'seeds per method: 0..n-1; a seed fixes the data order, identical across methods (default: 3)', positiveInt)
     .option('--data <spec>', 'dataset spec, as for distill (default: fashion-mnist)')

@@ -37,7 +37,7 @@ function row(name: string, method: string, model: string, m: ClassificationMetri
 export function registerDemo(program: Command, exit: (code: number) => void): void {
   const cmd = new Command('demo')
     .description('distil a small student from the bundled CDS teacher on the bundled Fashion-MNIST slice with ce, kd and cds-kd, and compare them (a few minutes)')
-    .option('--out <dir>', 'where the runs and exported students go', './cds-distill-demo')
+    .option('--out <dir>', 'where the runs and exported students go (a rerun replaces them)', './cds-distill-demo')
     .option('--teacher <path>', `teacher (default: the bundled teachers/${DEMO_TEACHER})`)
     .option('--student <name>', 'zoo model for the students', 'resnet8')
     .option('--methods <list>', 'comma-separated methods to compare', list, ['ce', 'kd', 'cds-kd'])
@@ -73,13 +73,19 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
       const { train, test } = await loadTrainTest('fashion-mnist-slice', { limit, testLimit });
       out.log(`demo on ${backend}: ${train.size} training / ${test.size} test images of the Fashion-MNIST slice; ` +
         `teacher ${teacherPath}; student ${String(opts['student'])} x ${methods.join(', ')}, ${epochs} epoch(s) each`);
-      const teacher = await loadTeacher(teacherPath, { expectedClasses: train.classNames.length, inputShape: train.inputShape });
+      const teacher = await loadTeacher(teacherPath, {
+        expectedClasses: train.classNames.length,
+        inputShape: train.inputShape,
+        dataNormalization: { mean: train.mean, std: train.std },
+      });
       const rows: Row[] = [];
       try {
         const teacherNet = teacher.student?.inferenceModel();
         if (!teacherNet) throw new CliError(`the demo teacher must be a student bundle or run directory (got ${teacherPath})`);
         const t0 = performance.now();
-        const tm = evaluate(teacherNet, test);
+        // A teacher saved with its own normalisation is evaluated with it (the demo's bundled teacher has none).
+        const spec = teacher.student!.inputSpec;
+        const tm = evaluate(teacherNet, spec ? { ...test, mean: [...spec.mean], std: [...spec.std] } : test);
         rows.push(row('teacher', opts['teacher'] === undefined ? 'cds' : String(teacher.student!.meta['method'] ?? '-'), teacher.student!.name, tm, countModelParams(teacherNet), measureLatency(teacherNet), (performance.now() - t0) / 1000));
 
         for (const method of methods) {
@@ -97,6 +103,8 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
             schedule: 'cosine',
             seed,
             out: runDir,
+            // The demo's own run directories: running the demo again replaces them.
+            force: true,
             ...(quick ? { maxStepsPerEpoch: 2 } : {}),
             onStep: progress.onStep,
             onEpoch: progress.onEpoch,

@@ -24,10 +24,16 @@ export function registerExport(program: Command, exit: (code: number) => void): 
       await startBackend(opts['backend'] as string, out);
       const dir = (opts['out'] as string | undefined) ?? `${basename(resolve(run))}-student`;
       const r = await exportRun(run, dir, { from: opts['from'] as 'best' | 'last' });
-      const json = { dir: r.dir, modelFile: r.modelFile, source: r.source, model: r.model, params: r.params, meta: r.meta };
+      const json = {
+        dir: r.dir, modelFile: r.modelFile, source: r.source, model: r.model, params: r.params, meta: r.meta,
+        input: r.input, ...(r.inputSpec ? { inputSpec: r.inputSpec } : {}),
+      };
       out.result(json, () => {
         const epoch = typeof r.meta['epoch'] === 'number' ? ` (epoch ${r.meta['epoch']})` : '';
-        return `exported ${r.model}${epoch}, ${count(r.params)} parameters, from ${r.source}\n-> ${r.modelFile}`;
+        const input = r.input === 'raw'
+          ? 'it takes raw pixels (0..255) and normalises them itself; class names in its userDefinedMetadata'
+          : 'it takes standardized inputs (no normalisation was recorded with this run)';
+        return `exported ${r.model}${epoch}, ${count(r.params)} parameters, from ${r.source}\n-> ${r.modelFile}\n${input}`;
       });
       exit(0);
     });

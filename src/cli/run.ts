@@ -2,10 +2,11 @@
  * What `train` and `distill` share: the run options, --config merging, --dry-run, progress, SIGINT/SIGTERM (finish
  * the step, write a checkpoint, say how to resume, exit 130) and the result summary.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { checkMinBatch, distill, resolveHyperparameters, train } from '../train/index.js';
+import { checkRun, checkRunDirectory, distill, resolveHyperparameters, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
 import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { buildModel, listModels } from '../models/index.js';
@@ -55,7 +56,8 @@ export function addRunOptions(cmd: Command, kind: 'train' | 'distill'): Command 
     )
     .option('--warmup-epochs <n>', 'linear learning-rate warm-up epochs (default: 0)', nonNegativeInt)
     .option('--out <dir>', 'run directory: config.json, metrics.jsonl, checkpoint/, best/, student/ (default: runs/<model>-<method>-<time>)')
-    .option('--resume', 'continue from <out>/checkpoint')
+    .option('--resume', 'continue the run in <out> from its checkpoint; options not given are the run\'s own (its config.json), and only --epochs (to extend it) and --backend may differ')
+    .option('--force', 'replace the run in a non-empty <out> (without it, or --resume, a non-empty <out> is refused)')
     .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
     .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
     .option('--labeled-fraction <x>', 'semi-supervised: keep labels for this fraction of the training images (default: 1)', fraction)
@@ -113,6 +115,7 @@ function libraryOptions(o: Opts): Omit<TrainOptions, 'model'> {
     seed: num(o, 'seed'),
     out: str(o, 'out'),
     resume: o['resume'] === true,
+    force: o['force'] === true,
     limit: num(o, 'limit'),
     testLimit: num(o, 'testLimit'),
     labeledFraction: num(o, 'labeledFraction'),
@@ -134,7 +137,11 @@ function resumeCommand(out: string): string {
 }
 
 export async function runTraining(kind: 'train' | 'distill', cmd: Command): Promise<number> {
-  const o = await mergeConfig(cmd, cmd.opts());
+  const given = cmd.opts();
+  // --resume without --config: what is not given on the command line is the run's own (its config.json).
+  const savedConfig = typeof given['out'] === 'string' ? join(given['out'], 'config.json') : undefined;
+  const resumeFromSaved = given['resume'] === true && given['config'] === undefined && savedConfig !== undefined && existsSync(savedConfig);
+  const o = await mergeConfig(cmd, resumeFromSaved ? { ...given, config: savedConfig } : given);
   const out = new Output({ json: o['json'] === true, verbose: o['verbose'] === true });
   const missing = (kind === 'train' ? ['model'] : ['teacher', 'student']).filter((k) => str(o, k) === undefined);
   if (missing.length > 0) {
@@ -154,12 +161,22 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
     throw new CliError(`method ${recipe.name} distils from a teacher: use cds-distill distill --teacher PATH --student ${modelName} --method ${recipe.name}`);
   }
 
+  const teacherStages = o['teacherStages'] as string[] | undefined;
+  const teacherLogits = str(o, 'teacherLogits');
+  const teacherInput = o['teacherInput'] as DistillOptions['teacherInput'];
+  const runOptions = (extra: Partial<TrainOptions> = {}): TrainOptions | DistillOptions =>
+    kind === 'train'
+      ? { ...base, method: recipe.name, out: runDir, ...extra, model: modelName }
+      : { ...base, method: recipe.name, out: runDir, ...extra, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}), ...(teacherLogits !== undefined ? { teacherLogits } : {}), ...(teacherInput !== undefined ? { teacherInput } : {}) };
+
   if (o['dryRun'] === true) {
     // Refuse an unknown model name now, as the run would (building it is cheap next to a run).
     await startBackend(str(o, 'backend'), out);
     buildModel(modelName, { inputShape: [32, 32, 3], numClasses: 10 }).net.dispose();
-    // And a batch too small for the method, as the run would.
-    checkMinBatch(recipe.name, needsOf(recipe, methodOptions), resolveHyperparameters(kind, base, modelName).batchSize);
+    // Every path and shape the run would use, checked without training (exits 1 on the first problem).
+    const checked =
+      kind === 'train' ? await checkRun('train', runOptions() as TrainOptions) : await checkRun('distill', runOptions() as DistillOptions);
+    if (checked.dataset.note !== undefined) out.log(`data: ${checked.dataset.note}`);
     const resolved = {
       command: kind,
       ...(kind === 'train' ? { model: modelName } : { teacher: str(o, 'teacher'), student: modelName }),
@@ -172,11 +189,20 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       // What the run will use: the given values, the reference recipe's for the rest.
       ...resolveHyperparameters(kind, base, modelName),
       fromRecipe: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions' && k !== 'out'),
+      lrSchedule: checked.scheduleText,
+      dataset: checked.dataset,
+      inputShape: checked.inputShape,
+      numClasses: checked.numClasses,
+      ...(checked.stageMatch !== undefined ? { stageMatch: checked.stageMatch } : {}),
+      runDirectory: checked.runDirectory,
     };
     out.result(resolved, () => JSON.stringify(resolved, null, 2));
     return EXIT_OK;
   }
 
+  // Refuse an unusable run directory (a file, another run's, a finished run without --resume or --force, a resume
+  // with other settings) before printing anything; the run checks again under the directory's lock.
+  await checkRunDirectory(kind, { ...runOptions(), out: runDir });
   await startBackend(str(o, 'backend'), out);
   const controller = new AbortController();
   let signals = 0;
@@ -195,14 +221,8 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
   out.log(`${kind}: ${kind === 'train' ? modelName : `${str(o, 'teacher')} -> ${modelName}`} with ${recipe.name} on ${base.data}; run directory ${runDir}`);
   let result: RunResult;
   try {
-    const common = { ...base, method: recipe.name, out: runDir, onStep: progress.onStep, onEpoch: progress.onEpoch, onNote: (m: string) => out.log(`note: ${m}`), signal: controller.signal };
-    if (kind === 'train') {
-      result = await train({ ...common, model: modelName });
-    } else {
-      const teacherStages = o['teacherStages'] as string[] | undefined;
-      const options: DistillOptions = { ...common, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}) };
-      result = await distill(options);
-    }
+    const hooks = { onStep: progress.onStep, onEpoch: progress.onEpoch, onNote: (m: string) => out.log(m), signal: controller.signal };
+    result = kind === 'train' ? await train(runOptions(hooks) as TrainOptions) : await distill(runOptions(hooks) as DistillOptions);
   } finally {
     progress.stop();
     process.off('SIGINT', onSignal);

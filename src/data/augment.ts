@@ -10,7 +10,7 @@
  *   are built from those parameters, so the same generator state gives bit-identical output.
  * - Crop, flip and cutout are one `gatherND` over the flattened batch (an index per output pixel, computed in JS):
  *   exact, and cheap on every backend (no per-image slices, no rank > 4 or strided slices).
- * - Recipe choices (design section 4): crop padding round(min(H, W) / 8) (4 px at 32 and at 28), fill 128; cutout hole
+ * - Recipe choices (the CDS reference implementation): crop padding round(min(H, W) / 8) (4 px at 32 and at 28), fill 128; cutout hole
  *   round(min(H, W) / 2) (16 at 32x32, 14 at 28x28), centre uniform over the image and clipped at the border (DeVries
  *   & Taylor), filled with 0 in pixel space before normalisation (black, like Cutout after ToTensor). View 2 uses the
  *   same crop + flip as view 1.
@@ -95,7 +95,7 @@ export function defaultCropFill(inputShape: readonly number[]): number {
   return inputShape[2] === 1 ? 0 : 128;
 }
 
-/** CDS view 1 (design section 4): random crop with padding (fill 128), horizontal flip, cutout of one hole. */
+/** CDS view 1 (the CDS reference implementation): random crop with padding (fill 128), horizontal flip, cutout of one hole. */
 export function view1Recipe(inputShape: readonly number[]): ViewRecipe {
   const [h, w] = inputShape as [number, number];
   return {

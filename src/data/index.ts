@@ -1,4 +1,4 @@
-// The data module: dataset readers, loadDataset, batching and seeded two-view augmentation (design section 7).
+// The data module: dataset readers, loadDataset, batching and seeded two-view augmentation (docs/ARCHITECTURE.md).
 //
 // Memory holds uint8 NHWC pixels. A Batcher yields float32 NHWC tensors, normalised ((x / 255 - mean) / std) or, with
 // format 'raw', pixel scale [0, 255] for augmenting first; twoViews / standardAugment take the raw batch and return

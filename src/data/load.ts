@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getRandom, Random } from '../runtime/random.js';
 import { readCifar10, readCifar100 } from './cifar.js';
@@ -13,7 +13,7 @@ import type { Dataset, RawImageData, Split } from './types.js';
 
 /** The dataset specs `loadDataset` understands (for help texts). */
 export const DATASET_SPECS: readonly string[] = [
-  'fashion-mnist        full Fashion-MNIST ($CDS_DATA/fashion-mnist, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist), else the bundled slice',
+  'fashion-mnist        full Fashion-MNIST ($CDS_DATA/fashion-mnist, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist; or the directories in $CDS_FASHION_MNIST_DIRS), else the bundled slice (said on stderr)',
   'fashion-mnist-slice  the bundled 6000/1000 Fashion-MNIST slice',
   'fashion-mnist:DIR    Fashion-MNIST IDX files in DIR',
   'mnist:DIR            MNIST IDX files in DIR',
@@ -53,8 +53,9 @@ export interface LoadOptions {
   /** synthetic: seed of the generated images. Default 0. */
   readonly seed?: number;
   /**
-   * fashion-mnist: directories to look for the full dataset in, instead of the default
-   * ($CDS_DATA/fashion-mnist, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist).
+   * fashion-mnist: directories to look for the full dataset in, instead of the default (`fashionSearchDirs()`:
+   * $CDS_FASHION_MNIST_DIRS when set, else $CDS_DATA/fashion-mnist, ./data/fashion-mnist,
+   * /usr/share/datasets/fashion-mnist).
    */
   readonly searchDirs?: readonly string[];
 }
@@ -101,8 +102,19 @@ export function fashionSliceDir(): string {
   return join(packageRoot(), 'data', 'fashion-mnist-slice');
 }
 
-/** The default directories searched for the full Fashion-MNIST, in order. */
+/** Environment variable: the directories (separated by the platform's path delimiter) to search for the full Fashion-MNIST instead of the defaults. */
+export const FASHION_DIRS_ENV = 'CDS_FASHION_MNIST_DIRS';
+
+/**
+ * The default directories searched for the full Fashion-MNIST, in order: those in $CDS_FASHION_MNIST_DIRS when it is
+ * set (and not empty), else $CDS_DATA/fashion-mnist, ./data/fashion-mnist and Debian's
+ * /usr/share/datasets/fashion-mnist (package dataset-fashion-mnist).
+ */
 export function fashionSearchDirs(): string[] {
+  const override = process.env[FASHION_DIRS_ENV];
+  if (override !== undefined && override.trim() !== '') {
+    return override.split(delimiter).filter((d) => d.trim() !== '').map((d) => resolve(d));
+  }
   const dirs: string[] = [];
   const env = process.env['CDS_DATA'];
   // Not $CDS_DATA itself: MNIST or KMNIST files there have the same names.
@@ -146,8 +158,9 @@ async function fashionSource(options: LoadOptions, sliceOnly: boolean): Promise<
     if (await hasBothSplits(dir)) return cached('fashion-mnist', readFrom(dir));
   }
   if (await hasBothSplits(slice)) {
+    // Named as what it is, so a run records the slice, not the full set it asked for.
     return cached(
-      'fashion-mnist',
+      'fashion-mnist-slice',
       readFrom(slice),
       `full Fashion-MNIST not found (looked in ${dirs.join(', ')}); using the bundled slice of 6000 train / 1000 test ` +
         `images (600 / 100 per class). ${FASHION_HOW_TO_GET}.`,

@@ -12,6 +12,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { ModelFileError } from './errors.js';
+import { Keras3LayoutError, keras3ModelJSONToKeras2 } from './keras3.js';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
 type ModelJSON = tf.io.ModelJSON;
@@ -283,10 +284,25 @@ async function readWeights(
   return [specs, joined.buffer];
 }
 
-/** Read, check and assemble the artifacts of a model directory (or model JSON file). */
+/** A Keras 3 layers-model JSON in the Keras 2 layout tfjs reads (see keras3.ts); others unchanged. */
+function keras3ToKeras2(json: ModelJSON, modelFile: string): ModelJSON {
+  try {
+    return keras3ModelJSONToKeras2(json);
+  } catch (err) {
+    if (err instanceof Keras3LayoutError) {
+      throw new ModelFileError(modelFile, `${modelFile} (Keras 3): ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Read, check and assemble the artifacts of a model directory (or model JSON file). A Keras 3 layers model is
+ * translated to the Keras 2 layout on the way (keras3ModelJSONToKeras2).
+ */
 export async function loadModelArtifacts(dirOrFile: string): Promise<ModelArtifacts> {
   const { dir, modelFile } = resolveModelLocation(dirOrFile);
-  const json = await readModelJSON(modelFile);
+  const json = keras3ToKeras2(await readModelJSON(modelFile), modelFile);
   const isGraph = json.format === 'graph-model';
   if (!isGraph) {
     checkTopologyShapes(json.modelTopology, modelFile);

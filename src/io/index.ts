@@ -14,3 +14,4 @@ export {
 export type { FileSystemHandlerOptions, ModelLocation } from './fs-handler.js';
 export { loadGraphModelFromDir, loadLayersModelFromDir } from './load.js';
 export type { LoadLayersOptions } from './load.js';
+export { isKeras3Topology, keras3ModelJSONToKeras2, keras3TopologyToKeras2, keras3WeightName, Keras3LayoutError } from './keras3.js';

@@ -56,7 +56,7 @@ export const cdsKd: MethodRecipe = {
   name: 'cds-kd',
   summary:
     'CDS + distillation: CE + 0.1 SupCon per stage + 0.1 L2 (or InfoNCE) teacher-student projection alignment per stage + soft-target CE (T = 3)',
-  needs: { teacher: true, views: 2, heads: 'projection' },
+  needs: { teacher: true, views: 2, heads: 'projection', teacherFeatures: 'stages' },
   // One image: SupCon (and InfoNCE alignment) has no candidate but the other view, the term is 0.
   needsFor: (o) =>
     numberOption(o, 'contrastive') !== 0 || (numberOption(o, 'feat') !== 0 && o['alignment'] === 'contrastive')
@@ -122,7 +122,6 @@ export const cdsKd: MethodRecipe = {
         );
         return terms;
       },
-      dispose: () => adapters.forEach((a) => a?.dispose()),
     };
   },
 };

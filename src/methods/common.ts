@@ -1,6 +1,6 @@
 import { tf } from '../runtime/tf.js';
 import { crossEntropy } from '../losses/index.js';
-import type { MethodOptions, StepContext } from './types.js';
+import type { MethodOptions, MethodRun, StepContext } from './types.js';
 
 /** The first N rows (view 1) of a tensor computed on the 2N views; the tensor itself with one view. */
 export function firstView<T extends tf.Tensor>(t: T, batchSize: number): T {
@@ -46,4 +46,13 @@ export function weighted(terms: Record<string, tf.Scalar>, name: string, weight:
 export function sumOver(values: readonly tf.Scalar[]): tf.Scalar {
   if (values.length === 0) return tf.scalar(0);
   return (values.length === 1 ? values[0]! : tf.addN([...values])) as tf.Scalar;
+}
+
+/**
+ * Release a method run: the models of its trainable `parts` (regressors, embeddings, adapters), then whatever else it
+ * holds (`run.dispose`). The one place a run's parts are disposed; call it once per run.
+ */
+export function disposeMethod(run: MethodRun): void {
+  for (const part of run.parts) part.model.dispose();
+  run.dispose?.();
 }

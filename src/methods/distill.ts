@@ -17,7 +17,7 @@ import {
 } from '../losses/index.js';
 import { convRegressor, linearAdapter, matchStages } from '../align/index.js';
 import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
-import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
+import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext, TeacherFeatures } from './types.js';
 
 function requireTeacher(setup: MethodSetup, method: string): FrozenTeacher {
   if (setup.teacher == null) throw new Error(`method ${method} needs a teacher`);
@@ -38,10 +38,11 @@ function teacherRecipe(
   summary: string,
   defaults: MethodOptions,
   term: (ctx: StepContext, setup: MethodSetup, teacher: FrozenTeacher) => tf.Scalar,
+  teacherFeatures: TeacherFeatures,
   termName = name,
   minBatch = 1,
 ): MethodRecipe {
-  const needs: MethodNeeds = { teacher: true, views: 1, heads: 'none' };
+  const needs: MethodNeeds = { teacher: true, views: 1, heads: 'none', teacherFeatures };
   return {
     name,
     summary,
@@ -70,6 +71,7 @@ export const kd = teacherRecipe(
   'Hinton KD: 0.1 CE + 0.9 T^2 KL(teacher || student) at T = 4',
   { ce: 0.1, kd: 0.9, temperature: 4 },
   (ctx, setup) => kdLoss(ctx.student.logits, ctx.teacher!.logits, { temperature: numberOption(setup.options, 'temperature') }),
+  'logits',
 );
 
 export const dkd = teacherRecipe(
@@ -87,6 +89,7 @@ export const dkd = teacherRecipe(
     });
     return tf.mul(loss, ramp) as tf.Scalar;
   },
+  'logits',
 );
 
 export const at = teacherRecipe(
@@ -101,6 +104,7 @@ export const at = teacherRecipe(
         }),
       ),
     ),
+  'stages',
 );
 
 export const sp = teacherRecipe(
@@ -112,6 +116,7 @@ export const sp = teacherRecipe(
       studentStage(ctx, setup, setup.student.stageIndices.length - 1),
       teacherStage(ctx, teacher, teacher.stageIndices.length - 1),
     ),
+  'stages',
   'sp',
   // One image: both normalised Gram matrices are [[1]], the loss is 0.
   2,
@@ -126,6 +131,7 @@ export const rkd = teacherRecipe(
       distanceWeight: numberOption(setup.options, 'distanceWeight'),
       angleWeight: numberOption(setup.options, 'angleWeight'),
     }),
+  'pooled',
   'rkd',
   // Two images: the one normalised distance is 1 and the one angle 1 for both models, so the loss is 0; one: undefined.
   3,
@@ -136,6 +142,7 @@ export const pkt = teacherRecipe(
   'probabilistic knowledge transfer on pooled features: 30000 x KL of cosine-similarity distributions',
   { ce: 1, pkt: 30000 },
   (ctx) => pktLoss(ctx.student.pooled, ctx.teacher!.pooled),
+  'pooled',
   'pkt',
   // One image: both similarity distributions are [1], the loss is 0.
   2,
@@ -144,7 +151,7 @@ export const pkt = teacherRecipe(
 export const fitnet: MethodRecipe = {
   name: 'fitnet',
   summary: 'FitNet hints: 100 x MSE(regressor(student middle stage), teacher middle stage)',
-  needs: { teacher: true, views: 1, heads: 'none' },
+  needs: { teacher: true, views: 1, heads: 'none', teacherFeatures: 'stages' },
   defaults: { ce: 1, hint: 100 },
   create: (setup): MethodRun => {
     const teacher = requireTeacher(setup, 'fitnet');
@@ -163,7 +170,6 @@ export const fitnet: MethodRecipe = {
         );
         return terms;
       },
-      dispose: () => regressor.dispose(),
     };
   },
 };
@@ -180,7 +186,7 @@ function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
 export const crd: MethodRecipe = {
   name: 'crd',
   summary: 'contrastive representation distillation: 0.8 x NCE against K = 16384 memory-bank negatives, 128-d embeddings, T = 0.07',
-  needs: { teacher: true, views: 1, heads: 'none', sampleIndices: true },
+  needs: { teacher: true, views: 1, heads: 'none', sampleIndices: true, teacherFeatures: 'pooled' },
   defaults: { ce: 1, crd: 0.8, dim: 128, negatives: 16384, temperature: 0.07, momentum: 0.5 },
   create: (setup): MethodRun => {
     const teacher = requireTeacher(setup, 'crd');
@@ -229,10 +235,6 @@ export const crd: MethodRecipe = {
       },
       setState: (s) => {
         memory.setState({ ...(s.json as object), ...s.arrays } as unknown as Parameters<CrdMemoryBank['setState']>[0]);
-      },
-      dispose: () => {
-        embedStudent.dispose();
-        embedTeacher.dispose();
       },
     };
   },

@@ -1,5 +1,6 @@
-export { getMethod, listMethods, resolveMethodOptions, needsOf, MethodError } from './registry.js';
+export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures, MethodError } from './registry.js';
 export { crossModelInfoNce } from './cds-kd.js';
+export { disposeMethod } from './common.js';
 export type {
   FrozenTeacher,
   MethodNeeds,
@@ -10,5 +11,6 @@ export type {
   MethodSetup,
   OptionValue,
   StepContext,
+  TeacherFeatures,
   TeacherOutputs,
 } from './types.js';

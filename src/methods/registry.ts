@@ -1,7 +1,7 @@
 import { cdsKd } from './cds-kd.js';
 import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './distill.js';
 import { cds, cdsSimclr, ce, ds, dsKl } from './supervised.js';
-import type { MethodNeeds, MethodOptions, MethodRecipe } from './types.js';
+import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe } from './types.js';
 
 const RECIPES: readonly MethodRecipe[] = [ce, ds, dsKl, cds, cdsSimclr, kd, fitnet, at, sp, rkd, pkt, crd, dkd, cdsKd];
 const BY_NAME = new Map(RECIPES.map((r) => [r.name, r]));
@@ -43,4 +43,24 @@ export function resolveMethodOptions(recipe: MethodRecipe, overrides: Readonly<R
 
 export function needsOf(recipe: MethodRecipe, options: MethodOptions): MethodNeeds {
   return recipe.needsFor ? recipe.needsFor(options) : recipe.needs;
+}
+
+/**
+ * Refuse a teacher that lacks what the method reads of it (MethodNeeds.teacherFeatures): stage features for 'stages',
+ * a pooled feature (pooledDim > 0) for 'pooled'. A logits-only teacher (a GraphModel loaded without stage nodes) suits
+ * 'logits' methods only. `teacherName` names it in the message. Throws MethodError.
+ */
+export function checkTeacherFeatures(method: string, needs: MethodNeeds, teacher: FrozenTeacher, teacherName: string): void {
+  if (!needs.teacher) return;
+  const wants = needs.teacherFeatures ?? 'stages';
+  const logitOnly = RECIPES.filter((r) => r.needs.teacher && r.needs.teacherFeatures === 'logits').map((r) => r.name);
+  // The fix first, the (possibly long) path last: a line cut to fit the terminal keeps what to do.
+  const fix = `pass --teacher-stages A,B,... (cds-distill inspect lists candidates) or use ${logitOnly.join(' or ')}`;
+  if (wants === 'stages' && teacher.stageIndices.length === 0) {
+    throw new MethodError(`method ${method} needs the teacher's stage features: ${fix}; teacher ${teacherName} has no stages`);
+  }
+  if (wants === 'pooled' && teacher.pooledDim === 0) {
+    throw new MethodError(`method ${method} needs the teacher's pooled feature: ${fix}; teacher ${teacherName} has no ` +
+      'stages to pool');
+  }
 }

@@ -33,11 +33,19 @@ export interface MethodNeeds {
   /** Dataset row indices of the batch (CRD's memory bank). */
   readonly sampleIndices?: boolean;
   /**
+   * What the method reads of the teacher besides its logits: 'logits' nothing else (kd, dkd: a teacher without stages
+   * will do), 'pooled' its pooled feature, 'stages' its stage features. Default 'stages'.
+   */
+  readonly teacherFeatures?: TeacherFeatures;
+  /**
    * Fewest images per step for which the loss carries signal: relational and contrastive terms compare the images of
    * a batch (with fewer they are 0 or undefined). A run whose batches are smaller is refused up front. Default 1.
    */
   readonly minBatch?: number;
 }
+
+/** See MethodNeeds.teacherFeatures. */
+export type TeacherFeatures = 'logits' | 'pooled' | 'stages';
 
 export type OptionValue = number | string | boolean;
 export type MethodOptions = Readonly<Record<string, OptionValue>>;
@@ -95,7 +103,11 @@ export interface MethodRun {
   /** Non-trainable state to checkpoint (memory banks), JSON plus binary arrays. */
   getState?(): { json: unknown; arrays: Record<string, Float32Array> };
   setState?(state: { json: unknown; arrays: Record<string, Float32Array> }): void;
-  dispose(): void;
+  /**
+   * Release what the method holds besides its `parts` (whose models `disposeMethod` disposes, one hook for every
+   * method). Call `disposeMethod(run)`, not this.
+   */
+  dispose?(): void;
 }
 
 /** A registered method: what it needs, its defaults, and how to make a run of it. */

@@ -15,8 +15,9 @@
 export { buildModel, listModels } from './zoo.js';
 export { ModelError } from './errors.js';
 export type { BuildOptions, InputShape, TappedModel } from './types.js';
-export { inspect } from './inspect.js';
+export { inspect, inspectGraph, STAGE_CANDIDATE_OPS } from './inspect.js';
 export type { FeatureInspection, GroupInspection, LayerInspection, ModelInspection, OutputShape } from './inspect.js';
+export type { GraphInspection, GraphStageCandidate, GraphTensorInfo } from './inspect.js';
 export { ZOO_LAYER_CLASSES } from './layers.js';
 export { denseLogits, graphLogitsNode, graphNodeBaseName, layersLogitsSource, logitsPredictor } from './logits.js';
 export type { GraphNodeInfo, LayersLogitsSource, LogitsPredictor } from './logits.js';

@@ -211,3 +211,122 @@ export function inspect(model: tf.LayersModel | TappedModel): ModelInspection {
     pooledDim: model.pooledDim,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Graph models (tensorflowjs_converter's 'graph-model' format): described from the JSON, node shapes optional.
+
+/** Ops whose output can serve as a stage feature (the converter fuses conv + bias + activation into _FusedConv2D). */
+export const STAGE_CANDIDATE_OPS: ReadonlySet<string> = new Set(['Relu', 'Relu6', 'Elu', 'Selu', 'LeakyRelu', 'Conv2D',
+  '_FusedConv2D', 'FusedBatchNorm', 'FusedBatchNormV3', 'Add', 'AddV2', 'AddN', 'MaxPool', 'AvgPool',
+  'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', 'BiasAdd']);
+
+export interface GraphTensorInfo {
+  readonly name: string;
+  /** With the batch dimension; null where unknown (-1). Empty when the rank is unknown. */
+  readonly shape: readonly (number | null)[];
+  readonly dtype: string;
+}
+
+export interface GraphStageCandidate {
+  readonly name: string;
+  readonly op: string;
+  /** [H, W, C] when the node shapes were probed. */
+  readonly shape?: readonly number[];
+}
+
+export interface GraphInspection {
+  readonly kind: 'graph';
+  readonly name: string;
+  readonly inputs: readonly GraphTensorInfo[];
+  /** Output node names (the signature's, else the nodes nothing reads). */
+  readonly outputs: readonly string[];
+  /** Nodes in the graph (Const weight nodes included). */
+  readonly nodes: number;
+  /** Node count per op, most frequent first. */
+  readonly ops: readonly { readonly op: string; readonly count: number }[];
+  /** Floating-point weight values in the weights manifest. */
+  readonly params: number;
+  /**
+   * Nodes to pass to --teacher-stages: with probed shapes, the last spatial (rank-4) candidate node at each resolution
+   * in graph order (as findStageLayers picks layers); without shapes, every node of a STAGE_CANDIDATE_OPS op.
+   */
+  readonly stageCandidates: readonly GraphStageCandidate[];
+  /** Whether stageCandidates come from probed shapes. */
+  readonly probed: boolean;
+}
+
+interface GraphNodeDef {
+  readonly name?: string;
+  readonly op?: string;
+  readonly input?: readonly string[];
+  readonly attr?: Record<string, unknown>;
+}
+
+interface GraphModelJSON {
+  readonly modelTopology?: unknown;
+  readonly weightsManifest?: readonly { readonly weights?: readonly { readonly shape?: readonly number[]; readonly dtype?: string }[] }[];
+  readonly signature?: { readonly outputs?: Record<string, { readonly name?: string }> };
+}
+
+/** A node input reference ("^ctrl", "node:1") -> the node's name. */
+function inputNode(ref: string): string {
+  return ref.replace(/^\^/, '').replace(/:\d+$/, '');
+}
+
+function placeholderShape(node: GraphNodeDef): (number | null)[] {
+  const shape = (node.attr?.['shape'] as { shape?: { dim?: { size?: string | number }[]; unknownRank?: boolean } } | undefined)?.shape;
+  if (shape == null || shape.unknownRank || !Array.isArray(shape.dim)) return [];
+  return shape.dim.map((d) => {
+    const n = Number(d.size ?? -1);
+    return n >= 0 ? n : null;
+  });
+}
+
+function placeholderDtype(node: GraphNodeDef): string {
+  const t = (node.attr?.['dtype'] as { type?: string } | undefined)?.type ?? 'DT_FLOAT';
+  return t.replace(/^DT_/, '').toLowerCase().replace(/^float$/, 'float32');
+}
+
+/**
+ * Describe a graph model from its model.json (`json`: the parsed file; `name`: how to call it). `shapes`: output shapes
+ * (with batch) of nodes by name, e.g. probed by running the graph once; they pick the stage candidates. Pure.
+ */
+export function inspectGraph(name: string, json: unknown, shapes?: ReadonlyMap<string, readonly number[]>): GraphInspection {
+  const model = json as GraphModelJSON;
+  const nodes = ((model.modelTopology as { node?: GraphNodeDef[] } | undefined)?.node ?? []).filter((n) => n.name != null);
+  const inputs: GraphTensorInfo[] = nodes
+    .filter((n) => n.op === 'Placeholder')
+    .map((n) => ({ name: n.name!, shape: placeholderShape(n), dtype: placeholderDtype(n) }));
+  const read = new Set(nodes.flatMap((n) => (n.input ?? []).map(inputNode)));
+  const signatureOutputs = Object.values(model.signature?.outputs ?? {})
+    .map((o) => (o.name != null ? inputNode(o.name) : undefined))
+    .filter((n): n is string => n != null);
+  const outputs = signatureOutputs.length > 0
+    ? signatureOutputs
+    : nodes.filter((n) => !read.has(n.name!) && n.op !== 'Const' && n.op !== 'NoOp' && n.op !== 'Placeholder').map((n) => n.name!);
+  const opCounts = new Map<string, number>();
+  for (const n of nodes) opCounts.set(n.op ?? '?', (opCounts.get(n.op ?? '?') ?? 0) + 1);
+  const ops = [...opCounts].map(([op, count]) => ({ op, count })).sort((a, b) => b.count - a.count || a.op.localeCompare(b.op));
+  const params = (model.weightsManifest ?? [])
+    .flatMap((g) => g.weights ?? [])
+    .filter((w) => /^float/.test(w.dtype ?? 'float32'))
+    .reduce((s, w) => s + (w.shape ?? []).reduce((a, d) => a * d, 1), 0);
+  const candidates = nodes.filter((n) => STAGE_CANDIDATE_OPS.has(n.op ?? ''));
+  let stageCandidates: GraphStageCandidate[];
+  const probed = shapes != null && candidates.some((n) => shapes.has(n.name!));
+  if (probed) {
+    const lastAt = new Map<string, GraphNodeDef>();
+    for (const n of candidates) {
+      const s = shapes.get(n.name!);
+      if (s == null || s.length !== 4) continue;
+      lastAt.set(`${s[1]}x${s[2]}`, n);
+    }
+    const picked = new Set(lastAt.values());
+    stageCandidates = candidates
+      .filter((n) => picked.has(n))
+      .map((n) => ({ name: n.name!, op: n.op!, shape: shapes.get(n.name!)!.slice(1) }));
+  } else {
+    stageCandidates = candidates.map((n) => ({ name: n.name!, op: n.op! }));
+  }
+  return { kind: 'graph', name, inputs, outputs, nodes: nodes.length, ops, params, stageCandidates, probed };
+}

@@ -5,7 +5,7 @@
  * scheduler and `collectCompare` builds the report from their run directories.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { backendReport, initBackend } from '../runtime/index.js';
 import type { BackendRequest } from '../runtime/index.js';
@@ -24,12 +24,13 @@ import type { CompareSetup, PassThroughOptions, RunDistillOptions, RunSpec, RunS
 import { defaultCliPath, pool, runInProcess, runSpawned } from './runner.js';
 import type { RunOutcome } from './runner.js';
 import { teacherFiguresCached } from './teacher.js';
+import { DirectoryLock, processAlive } from '../run/lock.js';
 import type { TeacherFigures } from './teacher.js';
 import { buildReport, csvTable, markdownReport } from './table.js';
 import type { CompareReport, MissingRun, ReportFiles } from './table.js';
 import { barsSpec, curvesSpec, renderSvg } from './plots.js';
 
-/** The methods compared when none are named: every baseline of design section 5 and CDS. */
+/** The methods compared when none are named: every baseline (RepDistiller/mdistiller defaults) and CDS. */
 export const DEFAULT_METHODS: readonly string[] = ['ce', 'kd', 'fitnet', 'at', 'sp', 'rkd', 'pkt', 'crd', 'dkd', 'cds', 'cds-kd'];
 /** `distill`'s default epochs (the CIFAR-100 benchmark schedule). */
 const DEFAULT_EPOCHS = 240;
@@ -187,6 +188,8 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
+    ...(o.teacherStages !== undefined && o.teacherStages.length > 0 ? { teacherStages: [...o.teacherStages] } : {}),
+    ...(o.teacherLogits !== undefined ? { teacherLogits: o.teacherLogits } : {}),
     ...(hasOptions ? { methodOptions: Object.fromEntries(Object.entries(methodOptions).filter(([, v]) => Object.keys(v).length > 0)) } : {}),
     ...(o.backend !== undefined && o.backend !== 'auto' ? { backend: o.backend } : {}),
   };
@@ -208,69 +211,34 @@ async function readSetup(out: string): Promise<CompareSetup | undefined> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Lock: one compare per directory; children left running by a killed compare are not raced.
+// Lock: one compare per directory (the shared directory lock); children left running by a killed compare are not raced.
 
-interface LockFile {
-  pid: number;
-  children: Record<string, number>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-class DirLock {
-  private readonly file: string;
-  private readonly children: Record<string, number> = {};
-
-  private constructor(file: string) {
-    this.file = file;
-  }
-
-  static async acquire(out: string): Promise<DirLock> {
-    const file = join(out, 'compare.lock');
-    if (existsSync(file)) {
-      let held: LockFile | undefined;
-      try {
-        held = JSON.parse(await readFile(file, 'utf8')) as LockFile;
-      } catch {
-        held = undefined;
-      }
-      if (held && held.pid !== process.pid && alive(held.pid)) {
-        throw new CompareError(`another compare (process ${held.pid}) is running in ${out}; wait for it (or delete ${file} if that process is not cds-distill)`);
-      }
-      for (const [name, pid] of Object.entries(held?.children ?? {})) {
-        if (alive(pid)) {
+async function lockComparison(out: string): Promise<{ child(name: string, pid: number | undefined): Promise<void>; release(): Promise<void> }> {
+  const file = join(out, 'compare.lock');
+  const lock = await DirectoryLock.acquire(out, {
+    name: 'compare.lock',
+    command: 'compare',
+    beforeTakeover: (stale) => {
+      const children = (stale['children'] ?? {}) as Record<string, number>;
+      for (const [name, pid] of Object.entries(children)) {
+        if (processAlive(pid)) {
           throw new CompareError(
             `run ${name} is still being trained by process ${pid}, left running by a compare that was killed; wait for it ` +
               `or stop it (kill ${pid}), then run compare again (delete ${file} if that process is not cds-distill)`,
           );
         }
       }
-    }
-    const lock = new DirLock(file);
-    await lock.save();
-    return lock;
-  }
-
-  async child(name: string, pid: number | undefined): Promise<void> {
-    if (pid === undefined) delete this.children[name];
-    else this.children[name] = pid;
-    await this.save();
-  }
-
-  private async save(): Promise<void> {
-    await writeFile(this.file, JSON.stringify({ pid: process.pid, children: this.children } satisfies LockFile) + '\n');
-  }
-
-  async release(): Promise<void> {
-    await rm(this.file, { force: true });
-  }
+    },
+  });
+  const children: Record<string, number> = {};
+  return {
+    child: async (name, pid) => {
+      if (pid === undefined) delete children[name];
+      else children[name] = pid;
+      await lock.update({ children: { ...children } });
+    },
+    release: () => lock.release(),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -284,7 +252,7 @@ async function prepareBackend(backend: BackendRequest | undefined): Promise<void
 async function teacherFor(out: string, setup: CompareSetup, evaluate: boolean, backend: BackendRequest | undefined): Promise<TeacherFigures | null> {
   if (!evaluate) return null;
   await prepareBackend(backend);
-  return teacherFiguresCached(out, setup.teacher, setup.data, setup.testLimit);
+  return teacherFiguresCached(out, setup.teacher, setup.data, setup.testLimit, { stages: setup.teacherStages, logits: setup.teacherLogits });
 }
 
 const CURVES_SVG = 'accuracy-per-epoch.svg';
@@ -352,7 +320,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
   const specs = planRuns(setup, out);
 
   await mkdir(out, { recursive: true });
-  const lock = await DirLock.acquire(out);
+  const lock = await lockComparison(out);
   try {
     // Check every existing run directory before training anything: a directory started with other settings is refused.
     const pending: { spec: RunSpec; resume: boolean }[] = [];

@@ -1,4 +1,4 @@
-// The compare matrix: runs of several methods x seeds, their aggregation, tables and plots (design section 2).
+// The compare matrix: runs of several methods x seeds, their aggregation, tables and plots (docs/ARCHITECTURE.md).
 export { compare, planCompare, collectCompare, resolveSetup, writeReport, DEFAULT_METHODS } from './compare.js';
 export type { CompareOptions, CompareRunOptions, PlanOptions, PlanLine, CollectOptions, CompareEvent, RunRef } from './compare.js';
 export { CompareError, planRuns, runName, runStatus, summarizeRun, readRunMetrics, countModelParams } from './runs.js';

@@ -6,7 +6,11 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
+import { settingDifferences } from '../run/run-dir.js';
+import type { SettingCheck } from '../run/run-dir.js';
+import { NORMALIZATION_LAYER } from '../student/normalization.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
 export class CompareError extends Error {
@@ -20,6 +24,9 @@ export interface PassThroughOptions {
   readonly limit?: number;
   readonly testLimit?: number;
   readonly maxStepsPerEpoch?: number;
+  /** The teacher's stage layers/nodes and its logits layer/node (distill --teacher-stages, --teacher-logits). */
+  readonly teacherStages?: readonly string[];
+  readonly teacherLogits?: string;
 }
 
 /** What `distill` receives for one run: plain JSON (a plan line's `config`, usable as `distill(config)`). */
@@ -95,6 +102,8 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
         ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
         ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
         ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
+        ...(setup.teacherStages !== undefined ? { teacherStages: setup.teacherStages } : {}),
+        ...(setup.teacherLogits !== undefined ? { teacherLogits: setup.teacherLogits } : {}),
         ...(methodOptions && Object.keys(methodOptions).length > 0 ? { methodOptions } : {}),
       };
       const argv = ['distill', '--teacher', setup.teacher, '--student', setup.student, '--method', method, '--data', setup.data];
@@ -105,6 +114,8 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
       pushOpt(argv, '--limit', setup.limit);
       pushOpt(argv, '--test-limit', setup.testLimit);
       pushOpt(argv, '--max-steps', setup.maxStepsPerEpoch);
+      pushOpt(argv, '--teacher-stages', setup.teacherStages?.join(','));
+      pushOpt(argv, '--teacher-logits', setup.teacherLogits);
       for (const [k, v] of Object.entries(methodOptions ?? {})) argv.push('--method-option', `${k}=${String(v)}`);
       pushOpt(argv, '--backend', setup.backend);
       argv.push('--out', runDir, '--resume', '--json');
@@ -142,19 +153,12 @@ export async function readRunConfig(runDir: string): Promise<RunDirConfig | unde
 
 /** The epochs logged in metrics.jsonl (a torn last line, from a process killed mid-write, is ignored). */
 export async function readRunMetrics(runDir: string): Promise<EpochMetrics[]> {
-  const file = join(runDir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
-  const out: EpochMetrics[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    try {
-      out.push(JSON.parse(lines[i]!) as EpochMetrics);
-    } catch (err) {
-      if (i === lines.length - 1) break;
-      throw new CompareError(`${file}: line ${i + 1} is not valid JSON (${(err as Error).message})`);
-    }
+  try {
+    return (await readMetricsLog(join(runDir, 'metrics.jsonl'))).epochs;
+  } catch (err) {
+    if (err instanceof MetricsLogError) throw new CompareError(err.message);
+    throw err;
   }
-  return out;
 }
 
 export type RunStatus = 'finished' | 'partial' | 'absent';
@@ -173,38 +177,29 @@ export async function runStatus(runDir: string, epochs: number): Promise<RunStat
   return existsSync(join(runDir, 'config.json')) ? 'partial' : 'absent';
 }
 
-function sameNumber(a: number | undefined, b: number | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a)));
-}
-
 /**
  * Differences between what a run directory was started with and what this comparison asks for (only the settings
  * the comparison fixes; defaults the run resolved itself are not compared). Empty when they agree.
  */
 export function configDifferences(spec: RunSpec, config: RunDirConfig): string[] {
   const o = spec.options;
-  const diffs: string[] = [];
-  const check = (what: string, have: unknown, want: unknown): void => {
-    const same = typeof want === 'number' || typeof have === 'number' ? sameNumber(have as number, want as number) : have === want;
-    if (!same) diffs.push(`${what} ${JSON.stringify(have)} (asked: ${JSON.stringify(want)})`);
-  };
-  check('method', config.method, o.method);
-  check('student', config.model, o.student);
-  check('data', config.data, o.data);
-  check('seed', config.seed, o.seed);
-  check('epochs', config.epochs, o.epochs);
-  if (config.teacher !== undefined) check('teacher', resolve(config.teacher), resolve(o.teacher));
-  if (o.batchSize !== undefined) check('batch size', config.batchSize, o.batchSize);
-  if (o.lr !== undefined) check('lr', config.lr, o.lr);
-  check('limit', config.limit, o.limit);
-  check('test limit', config.testLimit, o.testLimit);
-  check('max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch);
+  const checks: SettingCheck[] = [
+    ['method', config.method, o.method],
+    ['student', config.model, o.student],
+    ['data', config.data, o.data],
+    ['seed', config.seed, o.seed],
+    ['epochs', config.epochs, o.epochs],
+  ];
+  if (config.teacher !== undefined) checks.push(['teacher', resolve(config.teacher), resolve(o.teacher)]);
+  if (o.batchSize !== undefined) checks.push(['batch size', config.batchSize, o.batchSize]);
+  if (o.lr !== undefined) checks.push(['lr', config.lr, o.lr]);
+  checks.push(['limit', config.limit, o.limit], ['test limit', config.testLimit, o.testLimit], ['max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch]);
   for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
     const have = config.methodOptions?.[k];
     const want = typeof have === 'number' && typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v;
-    check(`method option ${k}`, have, want);
+    checks.push([`method option ${k}`, have, want]);
   }
-  return diffs;
+  return settingDifferences(checks);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -226,6 +221,8 @@ export async function countModelParams(modelJson: string, exclude?: (name: strin
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights) {
       if (/moving_(mean|variance)$/.test(w.name)) continue;
+      // The fixed input normalisation of a saved student is not a parameter.
+      if (w.name.startsWith(`${NORMALIZATION_LAYER}/`)) continue;
       if (exclude?.(w.name)) continue;
       total += w.shape.reduce((a, d) => a * d, 1);
     }

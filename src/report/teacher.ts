@@ -7,8 +7,9 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Batcher, disposeBatch, loadTrainTest } from '../data/index.js';
-import { loadTeacher } from '../teacher/index.js';
+import { loadTeacher, teacherSelection } from '../teacher/index.js';
 import { resolveTeacherPath } from '../teacher/index.js';
+import type { TeacherSelection } from '../teacher/index.js';
 import { MetricsAccumulator } from '../train/index.js';
 import { countModelParams } from './runs.js';
 
@@ -27,6 +28,8 @@ export interface TeacherFigures {
 
 export interface EvaluateTeacherOptions {
   readonly testLimit?: number;
+  /** Which stages and logits of the teacher (as distill's --teacher-stages / --teacher-logits name them). */
+  readonly selection?: TeacherSelection;
   /** Default 256. */
   readonly batchSize?: number;
 }
@@ -41,7 +44,12 @@ async function teacherModelFile(path: string): Promise<{ file: string; bundle: b
 /** Evaluate a teacher (path to a bundle, run directory or model.json) on the test split of `data`. */
 export async function evaluateTeacher(teacherPath: string, data: string, options: EvaluateTeacherOptions = {}): Promise<TeacherFigures> {
   const { test } = await loadTrainTest(data, { testLimit: options.testLimit });
-  const teacher = await loadTeacher(teacherPath, { expectedClasses: test.classNames.length, inputShape: test.inputShape });
+  const teacher = await loadTeacher(teacherPath, {
+    ...teacherSelection(options.selection ?? {}),
+    expectedClasses: test.classNames.length,
+    inputShape: test.inputShape,
+    dataNormalization: { mean: test.mean, std: test.std },
+  });
   const acc = new MetricsAccumulator(15);
   try {
     const batcher = new Batcher(test, { batchSize: options.batchSize ?? 256, shuffle: false, format: 'normalized' });
@@ -72,9 +80,21 @@ interface CachedTeacher {
  * `evaluateTeacher`, cached in `<out>/teacher.json` (keyed on the teacher's model file and its modification time, the
  * data spec and the test limit), so re-running a comparison does not evaluate the teacher again.
  */
-export async function teacherFiguresCached(out: string, teacherPath: string, data: string, testLimit: number | undefined): Promise<TeacherFigures> {
+export async function teacherFiguresCached(
+  out: string,
+  teacherPath: string,
+  data: string,
+  testLimit: number | undefined,
+  selection: TeacherSelection = {},
+): Promise<TeacherFigures> {
   const model = await teacherModelFile(teacherPath);
-  const key = { teacher: resolve(model.file), data, testLimit: testLimit ?? null, mtimeMs: (await stat(model.file)).mtimeMs };
+  const key = {
+    teacher: resolve(model.file),
+    data,
+    testLimit: testLimit ?? null,
+    mtimeMs: (await stat(model.file)).mtimeMs,
+    ...(selection.logits !== undefined ? { logits: selection.logits } : {}),
+  };
   const file = join(out, 'teacher.json');
   if (existsSync(file)) {
     try {
@@ -84,7 +104,7 @@ export async function teacherFiguresCached(out: string, teacherPath: string, dat
       // a torn or foreign file: evaluate again
     }
   }
-  const figures = await evaluateTeacher(teacherPath, data, { testLimit });
+  const figures = await evaluateTeacher(teacherPath, data, { testLimit, selection });
   await writeFile(file, JSON.stringify({ key, figures } satisfies CachedTeacher, null, 2) + '\n');
   return figures;
 }

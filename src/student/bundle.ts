@@ -3,25 +3,39 @@
  *
  * - `exportStudent(student, dir)`: the bare model (input -> logits; no heads, no auxiliary classifiers, no feature
  *   outputs) as a tfjs LayersModel directory: model.json + weights.bin. Loads in plain tfjs (only the zoo's own custom
- *   layers, if the architecture uses them, need their module imported).
+ *   layers, if the architecture uses them, need their module imported). When the student knows its input
+ *   normalisation (`student.inputSpec`, set by training), the model takes RAW pixels (0..255, [H, W, C]) and
+ *   normalises them itself (first layer `input_normalization`, see normalization.ts); its `userDefinedMetadata` records
+ *   mean, std, input shape and class names.
  * - `saveStudentBundle(student, dir, meta)` / `loadStudentBundle(dir)`: the training model with its heads
- *   (model.json + weights.bin, outputs in the trainNet order) plus `bundle.json`:
+ *   (model.json + weights.bin, outputs in the trainNet order; raw pixels in, like the export, when the normalisation is
+ *   known) plus `bundle.json`:
  *   {
- *     "format": "cds-distill/student-bundle", "version": 1,
+ *     "format": "cds-distill/student-bundle", "version": 2 (1 without "input"),
  *     "model": zoo name or "custom", "inputShape": [H, W, C], "numClasses": n,
  *     "featureShapes": [[H, W, C], ...], "stageIndices": [...], "pooledDim": d,
  *     "heads": "projection" | "classifier" | "both" | "none",
  *     "outputOrder": ["feature0", ..., "pooled", "logits", "projection0", ..., "auxLogits0", ...],
+ *     "input": { "pixels": "raw", "mean": [...], "std": [...], "normalizationLayer": "input_normalization" }
+ *              (absent: model.json takes standardized inputs, as bundles of version 1 do),
+ *     "classNames": [...] (optional),
  *     "meta": { ...free-form JSON given by the caller... }
  *   }
  *   The directory is written under a temporary sibling name and swapped into place, so `dir` never holds a torn bundle.
+ *   Loading takes the normalisation layer out again: in memory a student always takes standardized inputs.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { ModelFileError } from '../io/errors.js';
 import { fileSystemHandler, replaceDirectory, stagingDirFor, writeFileAtomic } from '../io/fs-handler.js';
-import { loadLayersModelFromDir } from '../io/load.js';
+import {
+  insertInputNormalization,
+  loadLayersModelStandardized,
+  modelArtifacts,
+  NORMALIZATION_LAYER,
+  type StudentInputSpec,
+} from './normalization.js';
 // Registers the zoo's custom layers (grouped conv, channel shuffle, ...) so zoo students load back.
 import '../models/index.js';
 import type { InputShape } from '../models/types.js';
@@ -30,7 +44,7 @@ import { HEAD_KINDS, Student, outputOrder, type HeadKind, type StudentInfo } fro
 
 export const BUNDLE_FILE = 'bundle.json';
 export const BUNDLE_FORMAT = 'cds-distill/student-bundle';
-export const BUNDLE_VERSION = 1;
+export const BUNDLE_VERSION = 2;
 
 /** The contents of bundle.json. */
 export interface BundleInfo {
@@ -45,20 +59,49 @@ export interface BundleInfo {
   readonly pooledDim: number;
   readonly heads: HeadKind;
   readonly outputOrder: readonly string[];
+  /** Present (version 2): model.json takes raw pixels and normalises them with this mean/std in its first layer. */
+  readonly input?: {
+    readonly pixels: 'raw';
+    readonly mean: readonly number[];
+    readonly std: readonly number[];
+    readonly normalizationLayer: string;
+  };
+  readonly classNames?: readonly string[];
   readonly meta: Record<string, unknown>;
 }
 
 export interface ExportResult {
   readonly dir: string;
   readonly modelFile: string;
+  /**
+   * 'raw': the model takes raw pixels (0..255) and normalises them itself (`inputSpec` says how); 'standardized': the
+   * student had no recorded normalisation, so the model takes (x / 255 - mean) / std of the caller's choosing.
+   */
+  readonly input: 'raw' | 'standardized';
+  readonly inputSpec?: StudentInputSpec;
 }
 
-/** Write the bare student (input -> logits) as a tfjs LayersModel directory. */
+/** The artifacts of `model` with the student's input normalisation inside (unchanged when it has none). */
+async function savedArtifacts(model: tf.LayersModel, student: Student): Promise<tf.io.ModelArtifacts> {
+  const artifacts = await modelArtifacts(model);
+  return student.inputSpec ? insertInputNormalization(artifacts, student.inputShape, student.inputSpec) : artifacts;
+}
+
+/**
+ * Write the bare student (input -> logits) as a tfjs LayersModel directory (model.json + weights.bin). With
+ * `student.inputSpec` (every trained student has it) the model takes raw pixels [B, H, W, C] in 0..255 and carries
+ * its normalisation inside; its userDefinedMetadata holds mean, std, inputShape and classNames.
+ */
 export async function exportStudent(student: Student, dir: string): Promise<ExportResult> {
   const abs = path.resolve(dir);
   const model = student.inferenceModel();
-  await model.save(fileSystemHandler(abs));
-  return { dir: abs, modelFile: path.join(abs, 'model.json') };
+  await fileSystemHandler(abs).save!(await savedArtifacts(model, student));
+  return {
+    dir: abs,
+    modelFile: path.join(abs, 'model.json'),
+    input: student.inputSpec ? 'raw' : 'standardized',
+    ...(student.inputSpec ? { inputSpec: student.inputSpec } : {}),
+  };
 }
 
 export interface SaveBundleOptions {
@@ -74,7 +117,6 @@ function bundleInfo(student: Student, meta: Record<string, unknown>): BundleInfo
   const zoo = new Set(listModels());
   return {
     format: BUNDLE_FORMAT,
-    version: BUNDLE_VERSION,
     model: zoo.has(student.name) ? student.name : 'custom',
     inputShape: student.inputShape,
     numClasses: student.numClasses,
@@ -83,11 +125,22 @@ function bundleInfo(student: Student, meta: Record<string, unknown>): BundleInfo
     pooledDim: student.pooledDim,
     heads: student.heads,
     outputOrder: student.outputOrder,
+    ...(student.inputSpec
+      ? {
+          version: BUNDLE_VERSION,
+          input: { pixels: 'raw' as const, mean: student.inputSpec.mean, std: student.inputSpec.std, normalizationLayer: NORMALIZATION_LAYER },
+          ...(student.inputSpec.classNames ? { classNames: student.inputSpec.classNames } : {}),
+        }
+      : { version: 1 }),
     meta,
   };
 }
 
-/** Save the training model with its heads + bundle.json into `dir`. `meta` must be JSON-serialisable. */
+/**
+ * Save the training model with its heads + bundle.json into `dir`. `meta` must be JSON-serialisable. With
+ * `student.inputSpec` model.json takes raw pixels (normalisation inside, bundle version 2); without, standardized
+ * inputs (version 1).
+ */
 export async function saveStudentBundle(
   student: Student,
   dir: string,
@@ -96,15 +149,16 @@ export async function saveStudentBundle(
 ): Promise<void> {
   const target = path.resolve(dir);
   const info = JSON.stringify(bundleInfo(student, meta), null, 2);
+  const artifacts = await savedArtifacts(student.trainNet, student);
   if (options.atomic === false) {
-    await student.trainNet.save(fileSystemHandler(target));
+    await fileSystemHandler(target).save!(artifacts);
     await writeFileAtomic(path.join(target, BUNDLE_FILE), info);
     return;
   }
   await mkdir(path.dirname(target), { recursive: true });
   const staged = stagingDirFor(target);
   try {
-    await student.trainNet.save(fileSystemHandler(staged));
+    await fileSystemHandler(staged).save!(artifacts);
     await writeFileAtomic(path.join(staged, BUNDLE_FILE), info);
     await replaceDirectory(staged, target);
   } catch (err) {
@@ -161,9 +215,28 @@ export async function readBundleInfo(dir: string): Promise<BundleInfo> {
     throw bad(`"outputOrder" is ${JSON.stringify(raw['outputOrder'])}, expected ${JSON.stringify(expectedOrder)} ` +
       `for ${fs.length} features, ${si.length} stages and heads "${String(raw['heads'])}"`);
   }
+  let input: BundleInfo['input'];
+  if (raw['input'] !== undefined) {
+    const i = raw['input'] as Record<string, unknown>;
+    const c = (raw['inputShape'] as number[])[2]!;
+    const list = (v: unknown): v is number[] => Array.isArray(v) && v.length === c && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+    if (i == null || i['pixels'] !== 'raw' || !list(i['mean']) || !list(i['std']) || !i['std'].every((x) => x > 0) ||
+      i['normalizationLayer'] !== NORMALIZATION_LAYER) {
+      throw bad(`"input" must be {"pixels": "raw", "mean": [${c} numbers], "std": [${c} positive numbers], ` +
+        `"normalizationLayer": "${NORMALIZATION_LAYER}"}`);
+    }
+    input = { pixels: 'raw', mean: i['mean'], std: i['std'], normalizationLayer: NORMALIZATION_LAYER };
+  }
+  const classNames = raw['classNames'];
+  if (classNames !== undefined && !(Array.isArray(classNames) && classNames.length === raw['numClasses'] &&
+    classNames.every((n) => typeof n === 'string'))) {
+    throw bad(`"classNames" must be a list of ${String(raw['numClasses'])} names`);
+  }
   return {
     format: BUNDLE_FORMAT,
     version: raw['version'],
+    ...(input ? { input } : {}),
+    ...(classNames ? { classNames: classNames as string[] } : {}),
     model: typeof raw['model'] === 'string' ? raw['model'] : 'custom',
     inputShape: raw['inputShape'],
     numClasses: raw['numClasses'] as number,
@@ -181,7 +254,17 @@ export async function loadStudentBundle(dir: string): Promise<Student> {
   const abs = path.resolve(dir);
   const info = await readBundleInfo(abs);
   const modelFile = path.join(abs, 'model.json');
-  const trainNet = await loadLayersModelFromDir(modelFile);
+  const { model: trainNet, spec } = await loadLayersModelStandardized(modelFile);
+  if (info.input && !spec) {
+    trainNet.dispose();
+    throw new ModelFileError(modelFile, `${modelFile}: ${BUNDLE_FILE} says the model takes raw pixels, but it has no ` +
+      `${NORMALIZATION_LAYER} layer recorded in its userDefinedMetadata (a model.json from another bundle?)`);
+  }
+  if (!info.input && spec) {
+    trainNet.dispose();
+    throw new ModelFileError(modelFile, `${modelFile}: the model normalises raw pixels itself, but ${BUNDLE_FILE} ` +
+      `has no "input" (version ${info.version}); re-save the bundle with this toolkit`);
+  }
   const nf = info.featureShapes.length;
   const fail = (what: string): never => {
     trainNet.dispose();
@@ -208,5 +291,8 @@ export async function loadStudentBundle(dir: string): Promise<Student> {
     pooledDim: info.pooledDim,
     heads: info.heads,
   };
-  return new Student(studentInfo, trainNet, backboneNet, info.meta);
+  const inputSpec: StudentInputSpec | undefined = info.input
+    ? { mean: info.input.mean, std: info.input.std, ...(info.classNames ? { classNames: info.classNames } : {}) }
+    : undefined;
+  return new Student(studentInfo, trainNet, backboneNet, info.meta, inputSpec);
 }

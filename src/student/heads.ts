@@ -1,5 +1,5 @@
 /**
- * CDS projection heads and deep-supervision classifiers (design section 4, the CDS reference's SepConv heads).
+ * CDS projection heads and deep-supervision classifiers (the CDS reference implementation's SepConv heads).
  *
  * Stage i < K gets one separable-conv block per remaining downsampling to the last stage's resolution:
  *   [ZeroPadding 1] depthwise 3x3 stride 2 -> pointwise 1x1 (keeps the width) -> BN -> ReLU

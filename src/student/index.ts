@@ -24,3 +24,10 @@ export {
   saveStudentBundle,
 } from './bundle.js';
 export type { BundleInfo, ExportResult, SaveBundleOptions } from './bundle.js';
+export {
+  NORMALIZATION_LAYER,
+  insertInputNormalization,
+  loadLayersModelStandardized,
+  stripInputNormalization,
+} from './normalization.js';
+export type { InputNormalization, NormalizationMetadata, StudentInputSpec } from './normalization.js';

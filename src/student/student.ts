@@ -14,6 +14,7 @@ import { tf } from '../runtime/tf.js';
 import { Random, getRandom } from '../runtime/random.js';
 import type { InputShape, TappedModel } from '../models/types.js';
 import { HEAD_PREFIX, buildAuxClassifier, buildHeadTrunk, buildProjection, planHeads, type HeadPlan } from './heads.js';
+import type { StudentInputSpec } from './normalization.js';
 
 type ST = tf.SymbolicTensor;
 type Shape3 = readonly [number, number, number];
@@ -101,8 +102,21 @@ export class Student implements StudentInfo {
   readonly headLayers: readonly tf.layers.Layer[];
   /** Free-form metadata (what a bundle was saved with; {} for a fresh student). */
   readonly meta: Readonly<Record<string, unknown>>;
+  /**
+   * The normalisation its inputs get ((x / 255 - mean) / std of raw pixels x) and its class names, once known (set by
+   * training, or read from a bundle). In memory the student always takes standardized inputs; saved files
+   * (`exportStudent`, `saveStudentBundle`) take raw pixels and carry this normalisation as their first layer.
+   */
+  inputSpec: StudentInputSpec | undefined;
 
-  constructor(info: StudentInfo, trainNet: tf.LayersModel, backboneNet: tf.LayersModel, meta: Record<string, unknown> = {}) {
+  constructor(
+    info: StudentInfo,
+    trainNet: tf.LayersModel,
+    backboneNet: tf.LayersModel,
+    meta: Record<string, unknown> = {},
+    inputSpec?: StudentInputSpec,
+  ) {
+    this.inputSpec = inputSpec;
     this.name = info.name;
     this.inputShape = info.inputShape;
     this.numClasses = info.numClasses;
@@ -128,6 +142,23 @@ export class Student implements StudentInfo {
     };
     const inBackbone = new Set(backboneNet.layers);
     this.headLayers = trainNet.layers.filter((l) => !inBackbone.has(l));
+  }
+
+  /**
+   * Record the normalisation the student is trained with (one mean and one std > 0 per input channel, [0, 1] scale) and
+   * the class names of its logits; saved files then take raw pixels. Throws on a wrong count or a non-positive std.
+   */
+  setInputSpec(spec: StudentInputSpec): void {
+    const c = this.inputShape[2];
+    if (spec.mean.length !== c || spec.std.length !== c || !spec.std.every((s) => Number.isFinite(s) && s > 0) ||
+      !spec.mean.every(Number.isFinite)) {
+      throw new Error(`student ${this.name}: input normalisation needs ${c} finite means and ${c} positive stds, ` +
+        `got [${spec.mean.join(', ')}] / [${spec.std.join(', ')}]`);
+    }
+    if (spec.classNames && spec.classNames.length !== this.numClasses) {
+      throw new Error(`student ${this.name}: ${spec.classNames.length} class names for ${this.numClasses} classes`);
+    }
+    this.inputSpec = { mean: [...spec.mean], std: [...spec.std], ...(spec.classNames ? { classNames: [...spec.classNames] } : {}) };
   }
 
   get numStages(): number {
@@ -232,7 +263,7 @@ export function studentHeadPlans(s: { featureShapes: readonly Shape3[]; stageInd
 }
 
 /**
- * Wrap a tapped model for training: add CDS projection heads and/or auxiliary classifiers (design section 4) on its
+ * Wrap a tapped model for training: add CDS projection heads and/or auxiliary classifiers (as in the CDS paper) on its
  * symbolic outputs and build one training model. The backbone's layers (and weights) are shared, not copied.
  */
 export function wrapStudent(tapped: TappedModel, options: WrapStudentOptions = {}): Student {

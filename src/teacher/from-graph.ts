@@ -1,6 +1,7 @@
 /** (c) A tfjs GraphModel as a teacher: stage, pooled and logits nodes by name. */
 import { tf } from '../runtime/tf.js';
 import { graphLogitsNode } from '../models/logits.js';
+import { STAGE_CANDIDATE_OPS } from '../models/inspect.js';
 import { checkClasses, resolveInputShape, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 
@@ -20,11 +21,8 @@ function baseNodeName(name: string): string {
   return name.replace(/:\d+$/, '');
 }
 
-const FEATURE_OPS = new Set(['Relu', 'Relu6', 'Conv2D', '_FusedConv2D', 'FusedBatchNorm', 'FusedBatchNormV3', 'Add',
-  'AddV2', 'MaxPool', 'AvgPool', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', 'BiasAdd']);
-
 function suggestNodes(nodes: GraphNodeJSON[], missing: string): string {
-  const names = nodes.filter((n) => FEATURE_OPS.has(n.op ?? '')).map((n) => n.name ?? '');
+  const names = nodes.filter((n) => STAGE_CANDIDATE_OPS.has(n.op ?? '')).map((n) => n.name ?? '');
   const all = names.length > 0 ? names : nodes.map((n) => n.name ?? '');
   const near = all.filter((n) => n.toLowerCase().includes(missing.toLowerCase()));
   const pick = [...new Set([...near, ...all])].slice(0, 8);
@@ -47,14 +45,13 @@ export function teacherFromGraphModel(
     }
     return name;
   };
-  if (options.stageNodes == null || options.stageNodes.length === 0) {
-    throw new TeacherError(`teacher ${source} is a GraphModel: pass options.stageNodes (the node names of its stage ` +
-      `features); candidates: ${suggestNodes(nodes, '')}`);
-  }
-  const stageNodes = options.stageNodes.map((n) => check(n, 'stage node'));
+  // Node names come as stageNodes/logitsNode/pooledNode, or under the layer option names (one list for either kind).
+  const stageNodes = (options.stageNodes ?? options.stageLayers ?? []).map((n) => check(n, 'stage node'));
   // The given node or the output node, looking through a final Softmax (the one rule, in models/logits.ts).
-  const logitsNode = graphLogitsNode(nodes, check(options.logitsNode ?? model.outputNodes[model.outputNodes.length - 1]!, 'logits node'));
-  const pooledNode = options.pooledNode != null ? check(options.pooledNode, 'pooled node') : undefined;
+  const logitsNode = graphLogitsNode(nodes, check(options.logitsNode ?? options.logitsLayer ?? model.outputNodes[model.outputNodes.length - 1]!,
+    'logits node'));
+  const pooledName = options.pooledNode ?? options.pooledLayer;
+  const pooledNode = pooledName != null ? check(pooledName, 'pooled node') : undefined;
   if (model.inputs.length !== 1) {
     throw new TeacherError(`teacher ${source} has ${model.inputs.length} inputs (expected one image input)`);
   }
@@ -69,12 +66,14 @@ export function teacherFromGraphModel(
   const run = (x: tf.Tensor4D): tf.Tensor[] => {
     const list = execute(x);
     const features = list.slice(0, nf);
-    const pooled = pooledNode != null ? list[nf]! : tf.mean(features[nf - 1]!, [1, 2]);
+    // No stages and no pooled node: a logits-only teacher whose pooled feature is empty ([B, 0]).
+    const pooled = pooledNode != null ? list[nf]! : nf > 0 ? tf.mean(features[nf - 1]!, [1, 2]) : tf.zeros([x.shape[0], 0]);
     return [...features, pooled, list[list.length - 1]!];
   };
   // One probe pass to learn the shapes (and check ranks) before anything trains against them.
   const raw = tf.tidy(() => execute(tf.zeros([1, ...inputShape]) as tf.Tensor4D).map((t) => t.shape));
-  const probe = [...raw.slice(0, nf), pooledNode != null ? raw[nf]! : [1, raw[nf - 1]![3] ?? 0], raw[raw.length - 1]!];
+  const pooledProbe = pooledNode != null ? raw[nf]! : nf > 0 ? [1, raw[nf - 1]![3] ?? 0] : [1, 0];
+  const probe = [...raw.slice(0, nf), pooledProbe, raw[raw.length - 1]!];
   probe.slice(0, nf).forEach((s, i) => {
     if (s.length !== 4) {
       throw new TeacherError(`stage node "${stageNodes[i]}" of ${source} has shape ${JSON.stringify(s)} ` +
@@ -83,12 +82,12 @@ export function teacherFromGraphModel(
   });
   const pooledShape = probe[nf]!;
   const logitsShape = probe[nf + 1]!;
-  if (pooledShape.length !== 2) {
+  if (pooledShape.length !== 2 || (pooledNode != null && pooledShape[1] === 0)) {
     throw new TeacherError(`pooled node "${pooledNode}" of ${source} has shape ${JSON.stringify(pooledShape)} (expected [batch, D])`);
   }
   if (logitsShape.length !== 2) {
     throw new TeacherError(`logits node "${logitsNode}" of ${source} has shape ${JSON.stringify(logitsShape)} ` +
-      `(expected [batch, classes]); pass options.logitsNode`);
+      `(expected [batch, classes]); name the logits node with --teacher-logits NODE (options.logitsNode)`);
   }
   const numClasses = logitsShape[1]!;
   checkClasses(numClasses, source, options);

@@ -117,11 +117,8 @@ export function teacherFromLayersModel(model: tf.LayersModel, source: string, op
   if (options.stageLayers != null && options.stageLayers.length > 0) {
     stages = options.stageLayers.map((n) => getLayer(model, n, 'stage layer', source));
   } else {
+    // None found (no spatial layer): a logits-only teacher, enough for kd and dkd (methods that read stages refuse it).
     stages = findStageLayers(model);
-    if (stages.length === 0) {
-      throw new TeacherError(`teacher ${source} has no layer with a 4-D (spatial) output to use as a stage; ` +
-        `pass options.stageLayers`);
-    }
   }
   const stageOuts = stages.map((l) => {
     const t = layerOutput(l);
@@ -136,23 +133,27 @@ export function teacherFromLayersModel(model: tf.LayersModel, source: string, op
     : model.outputs[model.outputs.length - 1]!.sourceLayer;
   // A final softmax is looked through (the one rule, in models/logits.ts): distillation needs logits.
   const logits = layersLogitsSource(logitsLayer);
-  let pooled: ST;
+  let pooled: ST | undefined;
   if (options.pooledLayer != null) {
     pooled = layerOutput(getLayer(model, options.pooledLayer, 'pooled layer', source));
     if (pooled.shape.length !== 2) {
       throw new TeacherError(`pooled layer "${options.pooledLayer}" of ${source} outputs shape ` +
         `${JSON.stringify(pooled.shape)} (expected [batch, D])`);
     }
-  } else {
+  } else if (stageOuts.length > 0) {
     const gap = tf.layers.globalAveragePooling2d({ name: `cds_teacher_gap_${gapCounter++}` });
     pooled = gap.apply(stageOuts[stageOuts.length - 1]!) as ST;
   }
   freezeLayersModel(model);
-  const net = tf.model({ inputs: model.inputs, outputs: [...stageOuts, pooled, logits.tensor] });
+  // Without stages or a pooled layer the pooled feature is empty ([B, 0]) and made outside the model.
+  const emptyPooled = pooled === undefined;
+  const net = tf.model({ inputs: model.inputs, outputs: [...stageOuts, ...(emptyPooled ? [] : [pooled!]), logits.tensor] });
   const dense = logits.dense;
   const nf = stageOuts.length;
   const run = (x: tf.Tensor4D): tf.Tensor[] => {
-    const outs = net.apply(x, { training: false }) as tf.Tensor[];
+    const applied = net.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
+    const outs = Array.isArray(applied) ? applied : [applied];
+    if (emptyPooled) outs.splice(nf, 0, tf.zeros([x.shape[0], 0]));
     if (dense != null) {
       // (run is called inside a tidy; the Dense's input may also be the pooled output, so it is not disposed here.)
       outs[nf + 1] = denseLogits(outs[nf + 1] as tf.Tensor2D, dense);
@@ -175,7 +176,7 @@ export function teacherFromLayersModel(model: tf.LayersModel, source: string, op
     featureShapes: stageOuts.map((t) => [t.shape[1]!, t.shape[2]!, t.shape[3]!] as const),
     stageIndices: stageOuts.map((_, i) => i),
     featureNames: stages.map((l) => l.name),
-    pooledDim: pooled.shape[1] ?? 0,
+    pooledDim: pooled?.shape[1] ?? 0,
     numProjections: 0,
     runner: {
       run,

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { readModelJSON, resolveModelLocation } from '../io/fs-handler.js';
-import { loadGraphModelFromDir, loadLayersModelFromDir } from '../io/load.js';
+import { loadGraphModelFromDir } from '../io/load.js';
+import { loadLayersModelStandardized, type InputNormalization } from '../student/normalization.js';
 import type { TappedModel } from '../models/types.js';
 import { BUNDLE_FILE, loadStudentBundle } from '../student/bundle.js';
 import { Student, wrapStudent } from '../student/student.js';
@@ -53,6 +54,47 @@ export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: strin
     `model.json (a tfjs model)`);
 }
 
+/** What a user names of a teacher: its stages and its logits (CLI --teacher-stages, --teacher-logits). */
+export interface TeacherSelection {
+  /** Stage layer names (LayersModel) or node names (GraphModel), in order. Default: found (layers) / none (graph). */
+  readonly stages?: readonly string[];
+  /** The layer or node whose output is the logits. Default: the model's last output. */
+  readonly logits?: string;
+}
+
+/**
+ * The LoadTeacherOptions of a selection: the one place the CLI's names become loading options, for distill, compare
+ * and the teacher's evaluation alike. The names go in the layer options, which a GraphModel reads as node names.
+ */
+export function teacherSelection(selection: TeacherSelection): LoadTeacherOptions {
+  return {
+    ...(selection.stages != null && selection.stages.length > 0 ? { stageLayers: [...selection.stages] } : {}),
+    ...(selection.logits != null ? { logitsLayer: selection.logits } : {}),
+  };
+}
+
+/**
+ * Declare on `teacher` what it expects (`options.input`, default what its files record, else 'standardized') and how
+ * the batches are normalised (`options.dataNormalization`). A teacher whose files take raw pixels (normalised inside,
+ * `recorded`) accepts input 'raw', its own statistics or nothing; anything else contradicts its files and is refused
+ * (the caller disposes what it loaded).
+ */
+function withInput(teacher: Teacher, options: LoadTeacherOptions, recorded: InputNormalization | undefined): Teacher {
+  let input = options.input ?? recorded ?? 'standardized';
+  if (recorded && options.input !== undefined) {
+    const given = options.input;
+    const same = typeof given !== 'string' && given.mean.every((v, i) => v === recorded.mean[i]) &&
+      given.std.every((v, i) => v === recorded.std[i]);
+    if (given !== 'raw' && !same) {
+      throw new TeacherError(`teacher ${teacher.source} takes raw pixels and normalises them itself (recorded with it), ` +
+        `so input ${JSON.stringify(options.input)} contradicts its files: leave the teacher input out (or say raw)`);
+    }
+    input = recorded;
+  }
+  teacher.setInput(input, options.dataNormalization);
+  return teacher;
+}
+
 function isGraphModel(m: unknown): m is tf.GraphModel {
   return m instanceof tf.GraphModel;
 }
@@ -68,16 +110,19 @@ export async function loadTeacher(
 ): Promise<Teacher> {
   const memory = '<memory>';
   if (typeof pathOrModel !== 'string') {
-    if (pathOrModel instanceof Student) return teacherFromStudent(pathOrModel, memory, options, false);
-    if (isGraphModel(pathOrModel)) return teacherFromGraphModel(pathOrModel, undefined, memory, options, false);
+    if (pathOrModel instanceof Student) {
+      return withInput(teacherFromStudent(pathOrModel, memory, options, false), options, pathOrModel.inputSpec);
+    }
+    if (isGraphModel(pathOrModel)) return withInput(teacherFromGraphModel(pathOrModel, undefined, memory, options, false), options, undefined);
     if (pathOrModel instanceof tf.LayersModel) {
+      // Declaring no fixed size (null H/W): a copy at the data's size, owned by the teacher.
       const fixed = await fixedInput(pathOrModel, memory, options);
-      if (fixed === pathOrModel) return teacherFromLayersModel(pathOrModel, memory, options, false);
-      return ownedLayersTeacher(fixed, memory, options);
+      if (fixed === pathOrModel) return withInput(teacherFromLayersModel(pathOrModel, memory, options, false), options, undefined);
+      return ownedLayersTeacher(fixed, memory, options, undefined);
     }
     const tapped = pathOrModel as TappedModel;
     if (tapped.net instanceof tf.LayersModel && Array.isArray(tapped.featureShapes)) {
-      return teacherFromStudent(wrapStudent(tapped, { heads: 'none' }), memory, options, false);
+      return withInput(teacherFromStudent(wrapStudent(tapped, { heads: 'none' }), memory, options, false), options, undefined);
     }
     throw new TeacherError('loadTeacher: expected a path, a Student, a TappedModel, a tf.LayersModel or a tf.GraphModel');
   }
@@ -85,7 +130,8 @@ export async function loadTeacher(
   if (where.bundleDir != null) {
     const student = await loadStudentBundle(where.bundleDir);
     try {
-      return teacherFromStudent(student, where.bundleDir, options, true);
+      const teacher = teacherFromStudent(student, where.bundleDir, options, true);
+      return withInput(teacher, options, student.inputSpec);
     } catch (err) {
       student.dispose();
       throw err;
@@ -96,13 +142,15 @@ export async function loadTeacher(
   if (json.format === 'graph-model') {
     const model = await loadGraphModelFromDir(modelFile);
     try {
-      return teacherFromGraphModel(model, json.modelTopology, modelFile, options, true);
+      return withInput(teacherFromGraphModel(model, json.modelTopology, modelFile, options, true), options, undefined);
     } catch (err) {
       model.dispose();
       throw err;
     }
   }
-  const loaded = await loadLayersModelFromDir(modelFile);
+  // A model saved by this toolkit (an exported student/) takes raw pixels: its normalisation layer comes out here and
+  // its statistics become the teacher's expected input.
+  const { model: loaded, spec } = await loadLayersModelStandardized(modelFile);
   let model: tf.LayersModel;
   try {
     model = await fixedInput(loaded, modelFile, options);
@@ -111,13 +159,13 @@ export async function loadTeacher(
     throw err;
   }
   if (model !== loaded) loaded.dispose();
-  return ownedLayersTeacher(model, modelFile, options);
+  return ownedLayersTeacher(model, modelFile, options, spec);
 }
 
-/** A teacher owning `model` (disposed if the teacher cannot be made). */
-function ownedLayersTeacher(model: tf.LayersModel, source: string, options: LoadTeacherOptions): Teacher {
+/** A teacher owning `model` (disposed if the teacher cannot be made), expecting the input `spec` its files record. */
+function ownedLayersTeacher(model: tf.LayersModel, source: string, options: LoadTeacherOptions, spec: InputNormalization | undefined): Teacher {
   try {
-    return teacherFromLayersModel(model, source, options, true);
+    return withInput(teacherFromLayersModel(model, source, options, true), options, spec);
   } catch (err) {
     model.dispose();
     throw err;

@@ -8,12 +8,14 @@
  * (b) a tfjs LayersModel (a model.json from anywhere, or an in-memory tf.LayersModel). Stages: `stageLayers` by name,
  *     or found automatically (see findStageLayers). pooled: `pooledLayer`, else global-average of the last stage.
  *     logits: `logitsLayer`, else the model's (last) output; a softmax at the end is looked through (see below).
- * (c) a tfjs GraphModel (format 'graph-model'): `stageNodes` required, `logitsNode` default the model's (last)
- *     output, `pooledNode` default global-average of the last stage.
+ * (c) a tfjs GraphModel (format 'graph-model'): stage nodes by name (`stageNodes`, or `stageLayers`), none by
+ *     default (a logits-only teacher); `logitsNode` default the model's (last) output; `pooledNode` default
+ *     global-average of the last stage.
  */
 import { tf } from '../runtime/tf.js';
 import type { InputShape } from '../models/types.js';
 import { Student } from '../student/student.js';
+import type { InputNormalization } from '../student/normalization.js';
 
 type Shape3 = readonly [number, number, number];
 
@@ -25,16 +27,46 @@ export class TeacherError extends Error {
   }
 }
 
+/**
+ * What pixels a teacher expects: 'raw' (0..255), 'unit' (x / 255, 0..1), 'standardized' ((x / 255 - mean) / std with
+ * the data's own mean/std: the toolkit's batches as they are), or explicit per-channel `{ mean, std }` on the [0, 1]
+ * scale (standardized with those, e.g. ImageNet's).
+ */
+export type TeacherInput = 'raw' | 'unit' | 'standardized' | InputNormalization;
+export const TEACHER_INPUTS: readonly string[] = ['raw', 'unit', 'standardized'];
+
+/** A TeacherInput as the CLI's --teacher-input takes it: raw, unit, standardized, or MEAN/STD (comma-separated). */
+export function formatTeacherInput(input: TeacherInput): string {
+  return typeof input === 'string' ? input : `${input.mean.join(',')}/${input.std.join(',')}`;
+}
+
 export interface LoadTeacherOptions {
+  /**
+   * What the teacher expects. Default: what its files record (a bundle or model saved by this toolkit takes raw
+   * pixels and normalises them itself with its own mean/std), else 'standardized' (the data's own statistics).
+   */
+  readonly input?: TeacherInput;
+  /**
+   * How the batches given to `forward` are normalised (the training split's mean/std; the toolkit's batches are
+   * (x / 255 - mean) / std). Needed to convert them when the teacher expects something else; without it the batches
+   * must already be what the teacher expects ('standardized' or its recorded statistics), and 'raw' / 'unit' are refused.
+   */
+  readonly dataNormalization?: InputNormalization;
   /** Class count the data / student has; a teacher with another count is refused. */
   readonly expectedClasses?: number;
-  /** (b) Names of the layers whose outputs are the stage features, in order. Default: found automatically. */
+  /**
+   * (b) Names of the layers whose outputs are the stage features, in order. Default: found automatically.
+   * (c) For a GraphModel given without `stageNodes`: the node names (so one list, e.g. `--teacher-stages`, names either).
+   */
   readonly stageLayers?: readonly string[];
-  /** (b) Layer whose output is the pooled feature [B, D]. Default: global-average of the last stage. */
+  /** (b) Layer whose output is the pooled feature [B, D]. Default: global-average of the last stage. (c) as stageLayers. */
   readonly pooledLayer?: string;
-  /** (b) Layer whose output is the logits. Default: the model's last output. */
+  /** (b) Layer whose output is the logits. Default: the model's last output. (c) as stageLayers. */
   readonly logitsLayer?: string;
-  /** (c) Graph node names of the stage features (NHWC), in order. Required for a GraphModel. */
+  /**
+   * (c) Graph node names of the stage features (NHWC), in order. Default (neither this nor stageLayers): no stages, a
+   * logits-only teacher (pooledDim 0 unless a pooled node is named), enough for kd and dkd.
+   */
   readonly stageNodes?: readonly string[];
   /** (c) Node of the pooled feature. Default: global-average of the last stage. */
   readonly pooledNode?: string;
@@ -82,6 +114,10 @@ export class Teacher {
   readonly hasProjections: boolean;
   /** The teacher as a Student when it came from a bundle (frozen; its heads included), else undefined. */
   readonly student: Student | undefined;
+  /** What the teacher expects (see TeacherInput); `forward` converts the batches it is given to that. */
+  input: TeacherInput = 'standardized';
+  /** Per-channel x * scale + shift from the batches given to `forward` to what the teacher expects (undefined: as is). */
+  private conversion: { scale: number[]; shift: number[] } | undefined;
   private readonly runner: Runner;
   private readonly numProjections: number;
 
@@ -112,9 +148,62 @@ export class Teacher {
     this.student = args.student;
   }
 
-  /** Run the teacher in inference mode. The caller owns the returned tensors; nothing else is left behind. */
+  /**
+   * Declare what the teacher expects and how the batches given to `forward` are normalised (see LoadTeacherOptions);
+   * `forward` then converts them per channel. Throws a TeacherError when a conversion is needed and `data` is missing,
+   * or the counts do not match the teacher's channels.
+   */
+  setInput(input: TeacherInput, data?: InputNormalization): void {
+    const c = this.inputShape[2];
+    const where = `teacher ${this.source}`;
+    const count = (n: InputNormalization, what: string): void => {
+      if (n.mean.length !== c || n.std.length !== c || !n.std.every((v) => Number.isFinite(v) && v > 0) || !n.mean.every(Number.isFinite)) {
+        throw new TeacherError(`${where}: ${what} needs ${c} means and ${c} positive stds (one per channel), ` +
+          `got [${n.mean.join(', ')}] / [${n.std.join(', ')}]`);
+      }
+    };
+    if (typeof input === 'string' && !TEACHER_INPUTS.includes(input)) {
+      throw new TeacherError(`${where}: input must be raw, unit, standardized or {mean, std}, got ${JSON.stringify(input)}`);
+    }
+    if (typeof input !== 'string') count(input, 'its input normalisation');
+    if (data) count(data, 'the data normalisation');
+    const same = (a: readonly number[], b: readonly number[]): boolean => a.every((v, i) => v === b[i]);
+    let conversion: { scale: number[]; shift: number[] } | undefined;
+    if (input === 'standardized' || (typeof input !== 'string' && (!data || (same(input.mean, data.mean) && same(input.std, data.std))))) {
+      conversion = undefined;
+    } else if (!data) {
+      throw new TeacherError(`${where} expects ${input === 'raw' ? 'raw pixels (0..255)' : 'unit-scale pixels (0..1)'}: ` +
+        `pass dataNormalization (the mean/std the batches were normalised with) so they can be converted`);
+    } else if (input === 'raw') {
+      conversion = { scale: data.std.map((s) => 255 * s), shift: data.mean.map((m) => 255 * m) };
+    } else if (input === 'unit') {
+      conversion = { scale: [...data.std], shift: [...data.mean] };
+    } else {
+      const t = input as InputNormalization;
+      conversion = { scale: data.std.map((s, k) => s / t.std[k]!), shift: data.mean.map((m, k) => (m - t.mean[k]!) / t.std[k]!) };
+    }
+    this.input = typeof input === 'string' ? input : { mean: [...input.mean], std: [...input.std] };
+    this.conversion = conversion;
+  }
+
+  /** A one-line description of what the teacher is fed, for logs (e.g. "raw pixels (0..255)"). */
+  describeInput(): string {
+    const i = this.input;
+    if (i === 'raw') return 'raw pixels (0..255)';
+    if (i === 'unit') return 'pixels / 255 (0..1)';
+    if (i === 'standardized') return "standardized with the data's mean/std";
+    return `standardized with its own mean [${i.mean.map((v) => v.toFixed(4)).join(', ')}], std [${i.std.map((v) => v.toFixed(4)).join(', ')}]`;
+  }
+
+  /**
+   * Run the teacher in inference mode on a batch normalised as the toolkit's batches are (converted first to what the
+   * teacher expects, see setInput). The caller owns the returned tensors; nothing else is left behind.
+   */
   forward(x: tf.Tensor4D): TeacherOutputs {
-    const outs = tf.tidy(() => this.runner.run(x));
+    const conversion = this.conversion;
+    const outs = tf.tidy(() => this.runner.run(conversion
+      ? tf.add(tf.mul(x, tf.tensor1d(conversion.scale)), tf.tensor1d(conversion.shift))
+      : x));
     const nf = this.featureShapes.length;
     const result: TeacherOutputs = {
       features: outs.slice(0, nf) as tf.Tensor4D[],

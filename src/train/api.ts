@@ -4,7 +4,6 @@
  * directory when `out` is given, report progress through callbacks and print nothing.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { backendReport } from '../runtime/index.js';
@@ -13,19 +12,25 @@ import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { loadTeacher, Teacher } from '../teacher/index.js';
-import { getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
+import { formatTeacherInput, loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
+import type { TeacherInput } from '../teacher/index.js';
+import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { fit } from './fit.js';
+import { readCheckpoint } from './checkpoint.js';
+import { DirectoryLock, lockHolder, LockError } from '../run/lock.js';
+import { clearRunFiles, planRunDirectory, readRunDirectory, RUN_LOCK, settingDifferences } from '../run/run-dir.js';
+import type { RunDirectoryPlan, SettingCheck } from '../run/run-dir.js';
 import type { EpochMetrics, FitResult, StepProgress, TeacherModel } from './fit.js';
-import { scaleMilestones } from './schedule.js';
+import { describeSchedule, scaleMilestones } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
 
-/** A user error in the run's options (the CLI prints it as one line). */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { ConfigError } from './errors.js';
+
+export { ConfigError };
 
 export interface RunOptions {
   /** A dataset spec (`fashion-mnist`, `cifar100:DIR`, `synthetic`, ...) or already loaded splits. */
@@ -47,8 +52,13 @@ export interface RunOptions {
   readonly seed?: number;
   /** Run directory. Without it nothing is written. */
   readonly out?: string;
-  /** Continue from `out/checkpoint` when it exists. */
+  /**
+   * Continue the run in `out` from its checkpoint (a fresh run, said through `onNote`, when there is none). Refused
+   * when a setting differs from the run's config.json, except those in `RESUME_MAY_CHANGE` (`epochs` extends a run).
+   */
   readonly resume?: boolean;
+  /** Replace the run in a non-empty `out` (without it, or `resume`, a non-empty `out` is refused). */
+  readonly force?: boolean;
   /** Training images to use (stratified); default all. */
   readonly limit?: number;
   /** Test images to evaluate on; default all. */
@@ -61,7 +71,10 @@ export interface RunOptions {
   readonly evalBatchSize?: number;
   readonly onStep?: (p: StepProgress) => void;
   readonly onEpoch?: (m: EpochMetrics) => void;
-  /** Called once per loaded split with what a user should know about its data (fallbacks, limits, absent classes). */
+  /**
+   * What the user should know before training starts, one line each, said once: the bundled Fashion-MNIST slice used
+   * because the full set is missing, a resume that starts fresh, a run being replaced, classes absent from the test split.
+   */
   readonly onNote?: (message: string) => void;
   readonly signal?: AbortSignal;
 }
@@ -81,6 +94,17 @@ export interface DistillOptions extends RunOptions {
   /** GraphModel teachers: stage node names and the logits node. */
   readonly teacherStageNodes?: readonly string[];
   readonly teacherLogitsNode?: string;
+  /**
+   * The layer (LayersModel) or node (GraphModel) whose output is the teacher's logits, when it is not the model's last
+   * output (CLI --teacher-logits). teacherStages names graph nodes too; kd and dkd need no stages at all.
+   */
+  readonly teacherLogits?: string;
+  /**
+   * What a teacher loaded from a path expects: 'raw' (0..255), 'unit' (0..1), 'standardized' (the data's mean/std)
+   * or explicit { mean, std }. Default: what its files record (bundles and exports of this toolkit take raw pixels and
+   * normalise them themselves), else 'standardized'. The toolkit converts its batches accordingly.
+   */
+  readonly teacherInput?: TeacherInput;
 }
 
 export interface RunResult {
@@ -99,9 +123,15 @@ export interface RunConfig extends ResolvedHyperparameters {
   readonly kind: 'train' | 'distill';
   readonly model: string;
   readonly teacher?: string;
+  /** The teacher's stage layers or nodes and its logits layer or node, when named. */
+  readonly teacherStages?: readonly string[];
+  readonly teacherLogits?: string;
   readonly method: string;
   readonly methodOptions: MethodOptions;
+  /** The dataset spec as given. */
   readonly data: string;
+  /** The dataset actually used (after limits): its name, image counts and a content hash. */
+  readonly dataset: DatasetRecord;
   readonly inputShape: readonly number[];
   readonly numClasses: number;
   /** The class of each logit, in order (a model evaluated or distilled from later must see the same classes). */
@@ -114,7 +144,43 @@ export interface RunConfig extends ResolvedHyperparameters {
   readonly backend: string;
   /** Which teacher stage each student stage learns from (student -> teacher positions), when there is a teacher. */
   readonly stageMatch?: string;
+  /** The teacherInput option as given (CLI form: raw, unit, standardized or MEAN/STD), when given. */
+  readonly teacherInput?: string;
+  /** What the teacher was fed, in words (informational), when there is a teacher. */
+  readonly teacherInputUsed?: string;
   readonly tfjs: string;
+}
+
+/** Which data a run used: `name` is the dataset's (`fashion-mnist-slice` when the full set was missing). */
+export interface DatasetRecord {
+  readonly name: string;
+  /** Training and test images used. */
+  readonly train: number;
+  readonly test: number;
+  /** SHA-256 (hex) of the used training then test images and labels, as stored (uint8 pixels, int32 labels). */
+  readonly sha256: string;
+  /** What the loader said about it (fallbacks, limits), when anything. */
+  readonly note?: string;
+}
+
+/** SHA-256 of the datasets' images and labels, in order. */
+function datasetHash(...sets: readonly Dataset[]): string {
+  const h = createHash('sha256');
+  for (const d of sets) {
+    h.update(new Uint8Array(d.images.buffer, d.images.byteOffset, d.images.byteLength));
+    h.update(new Uint8Array(d.labels.buffer, d.labels.byteOffset, d.labels.byteLength));
+  }
+  return h.digest('hex');
+}
+
+function datasetRecord(train: Dataset, test: Dataset): DatasetRecord {
+  return {
+    name: train.name,
+    train: train.size,
+    test: test.size,
+    sha256: datasetHash(train, test),
+    ...(train.note !== undefined ? { note: train.note } : {}),
+  };
 }
 
 interface Recipe {
@@ -124,7 +190,7 @@ interface Recipe {
   readonly milestones: readonly number[];
 }
 
-/** CDS's teacher recipe (design section 4) and the CIFAR-100 distillation benchmark's (section 5). */
+/** CDS's teacher recipe (the CDS paper, ECCV 2022) and the CIFAR-100 distillation benchmark's (RepDistiller). */
 const TRAIN_RECIPE: Recipe = { epochs: 300, batchSize: 128, lr: 0.1, milestones: [90, 180, 280] };
 const DISTILL_RECIPE: Recipe = { epochs: 240, batchSize: 64, lr: 0.05, milestones: [150, 180, 210] };
 const SMALL_LR_STUDENTS = new Set(['mobilenetv2', 'shufflev1', 'shufflev2']);
@@ -153,6 +219,7 @@ function validate(o: Omit<RunOptions, 'data'>): void {
     throw new ConfigError(`labeledFraction must be in (0, 1], got ${o.labeledFraction}`);
   }
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ConfigError(`seed must be an integer, got ${o.seed}`);
+  if (o.resume && o.force) throw new ConfigError('give --resume (continue the run) or --force (replace it), not both');
 }
 
 function resolveSchedule(o: Omit<RunOptions, 'data'>, recipe: Recipe, epochs: number): ScheduleConfig {
@@ -301,49 +368,138 @@ function prepareMethod(name: string, overrides: RunOptions['methodOptions']): Pr
   return { recipe, methodOptions, needs: needsOf(recipe, methodOptions) };
 }
 
-async function run(
+/** The data spec as config.json records it. */
+function dataSpec(o: RunOptions): string {
+  return typeof o.data === 'string' ? o.data : `${o.data.train.name} (in memory)`;
+}
+
+function teacherName(source: DistillOptions['teacher'] | undefined): string | undefined {
+  return typeof source === 'string' ? source : source?.source;
+}
+
+/**
+ * The settings a resumed run must share with its config.json (labelled by their flags); `RESUME_MAY_CHANGE` lists
+ * the others. Multistep milestones are compared only when given: scaled ones follow a changed `epochs`.
+ */
+function resumeChecks(
   kind: 'train' | 'distill',
   o: RunOptions,
   modelName: string,
-  methodName: string,
+  prepared: Prepared,
+  hyper: ResolvedHyperparameters,
   teacherSource: DistillOptions['teacher'] | undefined,
-  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode'>,
-): Promise<RunResult> {
-  validate(o);
-  const prepared = prepareMethod(methodName, o.methodOptions);
-  const { recipe, methodOptions, needs } = prepared;
-  if (kind === 'train' && needs.teacher) {
-    throw new ConfigError(`method ${recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
+): (config: Readonly<Record<string, unknown>>) => SettingCheck[] {
+  return (c) => {
+    const checks: SettingCheck[] = [
+      ['command', c['kind'], kind],
+      [kind === 'train' ? '--model' : '--student', c['model'], modelName],
+    ];
+    const teacher = teacherName(teacherSource);
+    if (teacher !== undefined || c['teacher'] !== undefined) {
+      const path = (t: unknown): unknown => (typeof t === 'string' ? resolve(t) : t);
+      checks.push(['--teacher', path(c['teacher']), path(teacher)]);
+    }
+    checks.push(['--method', c['method'], prepared.recipe.name]);
+    const saved = (c['methodOptions'] ?? {}) as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(saved), ...Object.keys(prepared.methodOptions)])) {
+      checks.push([`--method-option ${k}`, saved[k], (prepared.methodOptions as Record<string, unknown>)[k]]);
+    }
+    checks.push(
+      ['--data', c['data'], dataSpec(o)],
+      ['--limit', c['limit'], o.limit],
+      ['--test-limit', c['testLimit'], o.testLimit],
+      ['--labeled-fraction', c['labeledFraction'], o.labeledFraction],
+      ['--unlabeled-data', c['unlabeledData'], typeof o.unlabeledData === 'string' ? o.unlabeledData : undefined],
+      ['--max-steps', c['maxStepsPerEpoch'], o.maxStepsPerEpoch],
+      ['--batch-size', c['batchSize'], hyper.batchSize],
+      ['--lr', c['lr'], hyper.lr],
+      ['--momentum', c['momentum'], hyper.momentum],
+      ['--weight-decay', c['weightDecay'], hyper.weightDecay],
+      ['--warmup-epochs', c['warmupEpochs'], hyper.warmupEpochs],
+      ['--seed', c['seed'], hyper.seed],
+    );
+    const savedSchedule = c['schedule'] as ScheduleConfig | undefined;
+    if (hyper.schedule.kind === 'multistep' && o.milestones === undefined) checks.push(['--schedule', savedSchedule?.kind, 'multistep']);
+    else checks.push(['--schedule', savedSchedule, hyper.schedule]);
+    return checks;
+  };
+}
+
+/** Refuse a directory another live run holds (without taking it). */
+function checkNotLocked(out: string): void {
+  const owner = lockHolder(out, RUN_LOCK);
+  if (owner) {
+    throw new LockError(`${out} is in use by ${owner.command} (process ${owner.pid}); wait for it to finish, or use another directory`, owner.pid);
   }
-  const hyper = resolveHyperparameters(kind, o, modelName);
-  checkMinBatch(recipe.name, needs, hyper.batchSize);
-  const seed = o.seed ?? 0;
-  const seeds = new Random(seed);
-  const dataRng = seeds.fork();
-  const modelSeed = seeds.opSeed();
-  const headSeed = seeds.opSeed();
-  const methodSeed = seeds.nextUint32();
+}
+
+async function planFor(
+  kind: 'train' | 'distill',
+  o: RunOptions,
+  modelName: string,
+  prepared: Prepared,
+  hyper: ResolvedHyperparameters,
+  teacherSource: DistillOptions['teacher'] | undefined,
+): Promise<RunDirectoryPlan> {
+  return planRunDirectory(o.out!, o, resumeChecks(kind, o, modelName, prepared, hyper, teacherSource));
+}
+
+/**
+ * Check, without taking its lock or writing anything, that a run could use `options.out`: not a file, not held by a
+ * live run, empty unless `resume` (with the settings of its config.json) or `force`. Returns how the run would use
+ * it; throws `ConfigError` (or `LockError`) naming the problem. The CLI calls it before printing anything.
+ */
+export async function checkRunDirectory(
+  kind: 'train' | 'distill',
+  options: (TrainOptions | DistillOptions) & { readonly out: string },
+): Promise<RunDirectoryPlan> {
+  validate(options);
+  const modelName = kind === 'train' ? (options as TrainOptions).model : (options as DistillOptions).student;
+  const prepared = prepareMethod(options.method ?? (kind === 'train' ? 'cds' : 'cds-kd'), options.methodOptions);
+  const hyper = resolveHyperparameters(kind, options, modelName);
+  await readRunDirectory(options.out); // a file: say so before anything else
+  checkNotLocked(options.out);
+  return planFor(kind, options, modelName, prepared, hyper, kind === 'distill' ? (options as DistillOptions).teacher : undefined);
+}
+
+interface Inputs {
+  readonly train: Dataset;
+  readonly test: Dataset;
+  readonly spec: string;
+  readonly dataset: DatasetRecord;
+  readonly teacher?: Teacher;
+}
+
+/** Load the data and the teacher and check they fit together (classes, input shape). */
+async function loadInputs(
+  o: RunOptions,
+  dataRng: Random,
+  teacherSource: DistillOptions['teacher'] | undefined,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
+  checkData?: (record: DatasetRecord, train: Dataset) => void,
+  checkTeacher?: (teacher: Teacher) => void,
+): Promise<Inputs> {
   const { train, test, spec } = await loadData(o, dataRng);
-  if (train.note !== undefined) o.onNote?.(train.note);
-  if (test.note !== undefined && !(train.note ?? '').includes(test.note)) o.onNote?.(test.note);
   const inputShape = train.inputShape;
   const numClasses = train.classNames.length;
-  checkRunFitsData(recipe.name, needs, o, hyper.batchSize, train);
-
-  let teacher: Teacher | undefined;
-  if (teacherSource !== undefined) {
-    // Before loading it (nothing to free on refusal); a different class count is loadTeacher's to say.
-    if (typeof teacherSource === 'string') await checkTeacherClassNames(teacherSource, train.classNames);
-    teacher =
-      typeof teacherSource === 'string'
-        ? await loadTeacher(teacherSource, {
-            expectedClasses: numClasses,
-            stageLayers: teacherOptions.teacherStages,
-            stageNodes: teacherOptions.teacherStageNodes,
-            logitsNode: teacherOptions.teacherLogitsNode,
-            inputShape,
-          })
-        : teacherSource;
+  const dataset = datasetRecord(train, test);
+  checkData?.(dataset, train);
+  if (teacherSource === undefined) return { train, test, spec, dataset };
+  // Before loading it (nothing to free on refusal); a different class count is loadTeacher's to say.
+  if (typeof teacherSource === 'string') await checkTeacherClassNames(teacherSource, train.classNames);
+  const teacher =
+    typeof teacherSource === 'string'
+      ? await loadTeacher(teacherSource, {
+          ...teacherSelection({ stages: teacherOptions.teacherStages, logits: teacherOptions.teacherLogits }),
+          expectedClasses: numClasses,
+          ...(teacherOptions.teacherStageNodes ? { stageNodes: teacherOptions.teacherStageNodes } : {}),
+          ...(teacherOptions.teacherLogitsNode ? { logitsNode: teacherOptions.teacherLogitsNode } : {}),
+          inputShape,
+          ...(teacherOptions.teacherInput !== undefined ? { input: teacherOptions.teacherInput } : {}),
+          dataNormalization: { mean: train.mean, std: train.std },
+        })
+      : teacherSource;
+  try {
     if (teacher.numClasses !== numClasses) {
       throw new ConfigError(`the teacher predicts ${teacher.numClasses} classes but the data has ${numClasses}`);
     }
@@ -352,7 +508,94 @@ async function run(
         `the teacher takes ${teacher.inputShape.join('x')} inputs but the data is ${inputShape.join('x')}; use data of the teacher's shape`,
       );
     }
+    checkTeacher?.(teacher);
+  } catch (err) {
+    if (typeof teacherSource === 'string') teacher.dispose();
+    throw err;
   }
+  return { train, test, spec, dataset, teacher };
+}
+
+/** A resumed run must train on the same images: compare the content hash with the one in config.json. */
+function checkSameData(out: string, record: DatasetRecord, saved: Readonly<Record<string, unknown>> | undefined): void {
+  const was = saved?.['dataset'] as DatasetRecord | undefined;
+  if (was === undefined) return;
+  const diffs = settingDifferences([
+    ['dataset', was.name, record.name],
+    ['training images', was.train, record.train],
+    ['test images', was.test, record.test],
+    ['content hash', was.sha256.slice(0, 12), record.sha256.slice(0, 12)],
+  ]);
+  if (diffs.length > 0) {
+    throw new ConfigError(`cannot resume ${out}: the data differs from the run's (${diffs.join(', ')}); resume with the data the run started on, or use another --out`);
+  }
+}
+
+async function run(
+  kind: 'train' | 'distill',
+  o: RunOptions,
+  modelName: string,
+  methodName: string,
+  teacherSource: DistillOptions['teacher'] | undefined,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
+): Promise<RunResult> {
+  validate(o);
+  const prepared = prepareMethod(methodName, o.methodOptions);
+  if (kind === 'train' && prepared.needs.teacher) {
+    throw new ConfigError(`method ${prepared.recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
+  }
+  const hyper = resolveHyperparameters(kind, o, modelName);
+  checkMinBatch(prepared.recipe.name, prepared.needs, hyper.batchSize);
+  if (o.out === undefined) return runIn(undefined, kind, o, modelName, prepared, hyper, teacherSource, teacherOptions);
+  await readRunDirectory(o.out); // a file where the directory should be: refused before the lock creates it
+  const lock = await DirectoryLock.acquire(o.out, { name: RUN_LOCK, command: kind });
+  try {
+    const plan = await planFor(kind, o, modelName, prepared, hyper, teacherSource);
+    for (const n of plan.notes) o.onNote?.(n);
+    if (plan.replace) await clearRunFiles(o.out);
+    return await runIn(plan, kind, o, modelName, prepared, hyper, teacherSource, teacherOptions);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The run itself, in `o.out` once its lock is held and its use decided (`plan`), or without a directory. */
+async function runIn(
+  plan: RunDirectoryPlan | undefined,
+  kind: 'train' | 'distill',
+  o: RunOptions,
+  modelName: string,
+  prepared: Prepared,
+  hyper: ResolvedHyperparameters,
+  teacherSource: DistillOptions['teacher'] | undefined,
+  teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
+): Promise<RunResult> {
+  const { recipe, methodOptions, needs } = prepared;
+  const seed = hyper.seed;
+  const seeds = new Random(seed);
+  const dataRng = seeds.fork();
+  const modelSeed = seeds.opSeed();
+  const headSeed = seeds.opSeed();
+  const methodSeed = seeds.nextUint32();
+  const { train, test, spec, dataset, teacher } = await loadInputs(
+    o,
+    dataRng,
+    teacherSource,
+    teacherOptions,
+    (record, train) => {
+      checkRunFitsData(recipe.name, needs, o, hyper.batchSize, train);
+      if (o.out !== undefined && plan?.resume) checkSameData(o.out, record, plan.config);
+    },
+    // A teacher without stages (or a pooled feature) serves only methods that read its logits.
+    (t) => checkTeacherFeatures(recipe.name, needs, t, typeof teacherSource === 'string' ? teacherSource : t.source),
+  );
+  if (dataset.note !== undefined) o.onNote?.(`data: ${dataset.note}`);
+  // What only the test split's note says (classes it has no images of): not what the training split's note already
+  // said (a fallback), nor its --test-limit (the user's own option).
+  const testOnly = (test.note ?? '').split('; ').filter((part) => part !== '' && !(train.note ?? '').includes(part) && !part.startsWith('limited to '));
+  if (testOnly.length > 0) o.onNote?.(`data: ${testOnly.join('; ')}`);
+  const inputShape = train.inputShape;
+  const numClasses = train.classNames.length;
 
   const { epochs, lr, batchSize } = hyper;
   const optimizer = {
@@ -383,17 +626,20 @@ async function run(
   };
   const student = makeStudent();
   const method = makeMethod(student);
-  const stageMatch = teacher
+  const stageMatch = teacher && teacher.stageIndices.length > 0
     ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length))
     : undefined;
 
   const config: RunConfig = {
     kind,
     model: modelName,
-    ...(typeof teacherSource === 'string' ? { teacher: teacherSource } : teacherSource ? { teacher: teacherSource.source } : {}),
+    ...(teacherName(teacherSource) !== undefined ? { teacher: teacherName(teacherSource) } : {}),
+    ...(teacherOptions.teacherStages ? { teacherStages: [...teacherOptions.teacherStages] } : {}),
+    ...(teacherOptions.teacherLogits !== undefined ? { teacherLogits: teacherOptions.teacherLogits } : {}),
     method: recipe.name,
     methodOptions,
     data: spec,
+    dataset,
     inputShape: [...inputShape],
     numClasses,
     classNames: [...train.classNames],
@@ -412,6 +658,8 @@ async function run(
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
     backend: backendReport()?.backend ?? tf.getBackend(),
     ...(stageMatch !== undefined ? { stageMatch } : {}),
+    ...(teacherOptions.teacherInput !== undefined ? { teacherInput: formatTeacherInput(teacherOptions.teacherInput) } : {}),
+    ...(teacher ? { teacherInputUsed: teacher.describeInput() } : {}),
     tfjs: tf.version_core,
   };
 
@@ -429,7 +677,7 @@ async function run(
       seed,
       runDir: o.out,
       config,
-      resume: o.resume,
+      resume: plan?.resume === true,
       maxStepsPerEpoch: o.maxStepsPerEpoch,
       evalBatchSize: o.evalBatchSize,
       signal: o.signal,
@@ -449,6 +697,100 @@ async function run(
     };
   } finally {
     if (teacher && typeof teacherSource === 'string') teacher.dispose();
+  }
+}
+
+/** What `checkRun` found: everything a run would use, checked without training. */
+export interface RunCheck {
+  readonly hyperparameters: ResolvedHyperparameters;
+  /** The learning rate per span of epochs, in words. */
+  readonly scheduleText: string;
+  readonly dataset: DatasetRecord;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  /** Student stage -> teacher stage, when there is a teacher. */
+  readonly stageMatch?: string;
+  /** How `out` would be used: "new run", "resume after epoch N of M", "fresh run (--resume, but no checkpoint)", "replace the run there (--force)". */
+  readonly runDirectory?: string;
+}
+
+/**
+ * Check a run without training it (what `--dry-run` does): the options, the run directory (not a file, not locked,
+ * empty unless resume with the same settings or force), the resume checkpoint (readable, of the same model, classes
+ * and input shape), the data (loaded: the spec resolves, both splits read), the teacher (loaded, classes and input
+ * shape match the data), the student built at the data's shape and the method set up for it. Writes nothing.
+ * Throws the first problem as the run would (`ConfigError`, `DataError`, `TeacherError`, `LockError`, ...).
+ */
+export async function checkRun(kind: 'train', options: TrainOptions): Promise<RunCheck>;
+export async function checkRun(kind: 'distill', options: DistillOptions): Promise<RunCheck>;
+export async function checkRun(kind: 'train' | 'distill', options: TrainOptions | DistillOptions): Promise<RunCheck> {
+  const o = options;
+  validate(o);
+  const modelName = kind === 'train' ? (o as TrainOptions).model : (o as DistillOptions).student;
+  const teacherSource = kind === 'distill' ? (o as DistillOptions).teacher : undefined;
+  const prepared = prepareMethod(o.method ?? (kind === 'train' ? 'cds' : 'cds-kd'), o.methodOptions);
+  if (kind === 'train' && prepared.needs.teacher) {
+    throw new ConfigError(`method ${prepared.recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
+  }
+  const hyper = resolveHyperparameters(kind, o, modelName);
+  checkMinBatch(prepared.recipe.name, prepared.needs, hyper.batchSize);
+  let runDirectory: string | undefined;
+  let plan: RunDirectoryPlan | undefined;
+  if (o.out !== undefined) {
+    plan = await checkRunDirectory(kind, { ...o, out: o.out } as (TrainOptions | DistillOptions) & { out: string });
+    runDirectory = plan.replace ? 'replace the run there (--force)' : plan.notes.length > 0 ? 'fresh run (--resume, but no checkpoint)' : 'new run';
+  }
+  const seeds = new Random(hyper.seed);
+  const inputs = await loadInputs(o, seeds.fork(), teacherSource, o as DistillOptions, (_, train) => checkRunFitsData(prepared.recipe.name, prepared.needs, o, hyper.batchSize, train), (t) =>
+    checkTeacherFeatures(prepared.recipe.name, prepared.needs, t, typeof teacherSource === 'string' ? teacherSource : t.source),
+  );
+  const { train, dataset, teacher } = inputs;
+  const owned = typeof teacherSource === 'string';
+  const inputShape = train.inputShape;
+  const numClasses = train.classNames.length;
+  try {
+    if (plan?.resume === true && o.out !== undefined) {
+      checkSameData(o.out, dataset, plan!.config);
+      const dir = join(o.out, 'checkpoint');
+      const ckpt = await readCheckpoint(dir).catch((err: unknown) => {
+        throw new ConfigError(`${dir} cannot be read (${(err as Error).message.split('\n')[0]}); resume is impossible: use --force to start over, or another --out`);
+      });
+      const s = ckpt.student;
+      const same = s.numClasses === numClasses && s.inputShape.every((d, i) => d === inputShape[i]);
+      s.dispose();
+      if (!same) {
+        throw new ConfigError(`${dir} holds a ${s.inputShape.join('x')} model of ${s.numClasses} classes but the data is ${inputShape.join('x')} with ${numClasses}; use --force to start over, or another --out`);
+      }
+      runDirectory = `resume after epoch ${ckpt.state.epoch} of ${hyper.epochs}`;
+    }
+    const tapped = buildModel(modelName, { inputShape, numClasses, seed: 1 });
+    const student = wrapStudent(tapped, { heads: prepared.needs.heads, seed: 2 });
+    try {
+      const method = prepared.recipe.create({
+        student,
+        teacher,
+        numClasses,
+        numSamples: train.size,
+        ...(train.labeled ? {} : { sampleLabels: train.labels }),
+        options: prepared.methodOptions,
+        rng: new Random(3),
+      });
+      disposeMethod(method);
+      const stageMatch = teacher && teacher.stageIndices.length > 0 ? describeMatch(matchStages(student.stageIndices.length, teacher.stageIndices.length)) : undefined;
+      return {
+        hyperparameters: hyper,
+        scheduleText: describeSchedule({ baseLr: hyper.lr, epochs: hyper.epochs, schedule: hyper.schedule, warmupEpochs: hyper.warmupEpochs }),
+        dataset,
+        inputShape: [...inputShape],
+        numClasses,
+        ...(stageMatch !== undefined ? { stageMatch } : {}),
+        ...(runDirectory !== undefined ? { runDirectory } : {}),
+      };
+    } finally {
+      student.dispose();
+    }
+  } finally {
+    if (teacher && owned) teacher.dispose();
   }
 }
 

@@ -106,7 +106,11 @@ export async function benchmarkStep(options: BenchmarkStepOptions): Promise<Benc
     if (needs.teacher) {
       if (options.teacher instanceof Teacher) teacher = options.teacher;
       else if (typeof options.teacher === 'string') {
-        teacher = await loadTeacher(options.teacher, { expectedClasses: numClasses, inputShape });
+        teacher = await loadTeacher(options.teacher, {
+          expectedClasses: numClasses,
+          inputShape,
+          dataNormalization: { mean: trainSet.mean, std: trainSet.std },
+        });
         ownTeacher = true;
       } else {
         teacher = await loadTeacher(buildModel(options.model, { inputShape, numClasses, seed: seed + 1 }));

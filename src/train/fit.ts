@@ -3,8 +3,7 @@
  * method *needs* (views, teacher, sample indices) and sums the named loss terms the method returns; it never asks
  * which method runs.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
@@ -12,6 +11,7 @@ import { Batcher, standardAugment, twoViews } from '../data/index.js';
 import type { Batch, Dataset, NormStats } from '../data/index.js';
 import { exportStudent, saveStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
+import { disposeMethod } from '../methods/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
 import { learningRate } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
@@ -19,6 +19,7 @@ import { evaluate } from './evaluate.js';
 import type { ClassificationMetrics } from './metrics.js';
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { TrainingState } from './checkpoint.js';
+import { appendMetricsLog, readMetricsLog, writeMetricsLog } from './metrics-log.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
 export interface TeacherModel extends FrozenTeacher {
@@ -163,16 +164,6 @@ function snapshot(
   };
 }
 
-async function readMetricsLines(file: string, upToEpoch: number): Promise<EpochMetrics[]> {
-  if (!existsSync(file)) return [];
-  const text = await readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as EpochMetrics)
-    .filter((m) => m.epoch <= upToEpoch);
-}
-
 /** Train `student` with `method` for `epochs` epochs. Prints nothing; reports through the callbacks. */
 export async function fit(options: FitOptions): Promise<FitResult> {
   const { needs, train, test, epochs, batchSize, runDir } = options;
@@ -203,7 +194,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   if (options.resume && checkpointDir && hasCheckpoint(checkpointDir)) {
     const ckpt = await readCheckpoint(checkpointDir);
     student.dispose();
-    method.dispose();
+    disposeMethod(method);
     student = ckpt.student;
     method = options.rebuildMethod ? options.rebuildMethod(student) : method;
     await ckpt.restoreParts(method.parts);
@@ -213,16 +204,19 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     batcher.setState(state.batcher);
     augmentRng.setState(state.augmentRng);
     methodRng.setState(state.methodRng);
-    history = metricsFile ? await readMetricsLines(metricsFile, state.epoch) : [];
-    if (metricsFile) await writeFile(metricsFile, history.map((m) => JSON.stringify(m) + '\n').join(''));
+    // Epochs after the checkpoint's (and a torn last line from a crash mid-append) are dropped and trained again.
+    history = metricsFile ? (await readMetricsLog(metricsFile)).epochs.filter((m) => m.epoch <= state.epoch) : [];
+    if (metricsFile) await writeMetricsLog(metricsFile, history);
   } else if (metricsFile) {
-    await writeFile(metricsFile, '');
+    await writeMetricsLog(metricsFile, []);
   }
 
   const variables = variablesOf(student, method);
   const inference = student.inferenceModel();
   const stepsPerEpoch = Math.min(batcher.numBatches, options.maxStepsPerEpoch ?? Infinity);
   const stats = { mean: train.mean, std: train.std };
+  // Saved bundles and the export take raw pixels and normalise with the statistics training used.
+  student.setInputSpec({ ...stats, ...(train.classNames.length === student.numClasses ? { classNames: train.classNames } : {}) });
   const weightDecay = options.optimizer.weightDecay;
   const schedule = {
     baseLr: options.optimizer.lr,
@@ -271,6 +265,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       });
       if (!Number.isFinite(loss)) {
         const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
+        disposeOptimizer(optimizer);
+        disposeMethod(method);
         throw new TrainingDivergedError(
           `loss is ${loss} at epoch ${epoch + 1}, step ${steps + 1} (terms: ${JSON.stringify(terms)}); ` +
             (where ? `the last good checkpoint is ${where} (not overwritten)` : 'no checkpoint was written yet') +
@@ -308,7 +304,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
     const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };
     history.push(metrics);
-    if (metricsFile) await appendFile(metricsFile, JSON.stringify(metrics) + '\n');
+    if (metricsFile) await appendMetricsLog(metricsFile, metrics);
     const improved = best == null || testMetrics.top1 > best.top1;
     if (improved) {
       best = { top1: testMetrics.top1, epoch: epoch + 1 };
@@ -321,8 +317,20 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   }
 
   if (runDir && !interrupted) await exportStudent(student, join(runDir, 'student'));
-  optimizer.dispose();
+  // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
+  disposeOptimizer(optimizer);
+  disposeMethod(method);
   return { epochs: history, best, last: history[history.length - 1], interrupted, student, runDir };
+}
+
+/**
+ * Dispose an optimizer completely. tfjs 4.22's MomentumOptimizer.dispose() does not call SGDOptimizer's, so the
+ * learning-rate scalar `c` (kept since the last setLearningRate) would outlive the run.
+ */
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+  if (c != null && !c.isDisposed) c.dispose();
 }
 
 interface StepInputs {

@@ -1,10 +1,13 @@
-export { train, distill, ConfigError, resolveHyperparameters, checkMinBatch } from './api.js';
-export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig, ResolvedHyperparameters } from './api.js';
+export { train, distill, checkRun, checkRunDirectory, ConfigError, resolveHyperparameters, checkMinBatch } from './api.js';
+export type { TrainOptions, DistillOptions, RunOptions, RunResult, RunConfig, ResolvedHyperparameters, RunCheck, DatasetRecord } from './api.js';
+export { describeSchedule } from './schedule.js';
 export { fit, TrainingDivergedError } from './fit.js';
 export type { FitOptions, FitResult, EpochMetrics, StepProgress, OptimizerConfig, TeacherModel } from './fit.js';
 export { evaluate } from './evaluate.js';
 export type { EvaluateOptions } from './evaluate.js';
 export { MetricsAccumulator } from './metrics.js';
+export { MetricsLogError, parseMetricsLog, readMetricsLog, writeMetricsLog, appendMetricsLog } from './metrics-log.js';
+export type { MetricsLog } from './metrics-log.js';
 export type { ClassificationMetrics } from './metrics.js';
 export { learningRate, scaleMilestones } from './schedule.js';
 export type { ScheduleConfig, LrScheduleOptions } from './schedule.js';

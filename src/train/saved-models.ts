@@ -8,9 +8,9 @@ import { tf } from '../runtime/tf.js';
 import { backendReport } from '../runtime/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
-import { BUNDLE_FILE, loadStudentBundle } from '../student/index.js';
-import type { Student } from '../student/index.js';
-import { loadGraphModelFromDir, loadLayersModelFromDir, ModelFileError, readModelJSON } from '../io/index.js';
+import { BUNDLE_FILE, loadLayersModelStandardized, loadStudentBundle } from '../student/index.js';
+import type { Student, StudentInputSpec } from '../student/index.js';
+import { loadGraphModelFromDir, ModelFileError, readModelJSON } from '../io/index.js';
 import { logitsPredictor } from '../models/logits.js';
 import { checkSameClasses, ConfigError } from './api.js';
 import type { RunConfig } from './api.js';
@@ -100,6 +100,11 @@ export interface LoadedModel {
   readonly runConfig?: RunConfig;
   /** The student with its heads, for a bundle. */
   readonly student?: Student;
+  /**
+   * The normalisation the saved model carries (it took raw pixels; `model` here takes standardized inputs, the
+   * layer taken out): evaluate it with these statistics. Absent: the model takes standardized inputs of the data's own.
+   */
+  readonly inputSpec?: StudentInputSpec;
   dispose(): void;
 }
 
@@ -124,11 +129,15 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
   }
   const fromBundle = async (dir: string): Promise<LoadedModel> => {
     const student = await loadStudentBundle(dir);
-    return { model: student.inferenceModel(), kind: 'bundle', source: dir, student, runConfig, dispose: () => student.dispose() };
+    return {
+      model: student.inferenceModel(), kind: 'bundle', source: dir, student, runConfig,
+      ...(student.inputSpec ? { inputSpec: student.inputSpec } : {}),
+      dispose: () => student.dispose(),
+    };
   };
   const fromLayers = async (file: string): Promise<LoadedModel> => {
-    const model = await loadLayersModelFromDir(file);
-    return { model, kind: 'layers', source: file, runConfig, dispose: () => model.dispose() };
+    const { model, spec } = await loadLayersModelStandardized(file);
+    return { model, kind: 'layers', source: file, runConfig, ...(spec ? { inputSpec: spec } : {}), dispose: () => model.dispose() };
   };
   if (kind === 'file') return path.basename(abs) === BUNDLE_FILE ? fromBundle(path.dirname(abs)) : fromLayers(abs);
   for (const sub of BUNDLE_PLACES) {
@@ -147,7 +156,10 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
 }
 
 export interface EvaluateModelOptions {
-  /** Test images to use (stratified). Default: all. */
+  /**
+   * Test images to use (stratified). Default: for a run directory evaluated on its own data, the run's `testLimit`
+   * (the evaluation set its training log reports); otherwise all.
+   */
   readonly limit?: number;
   /** Default 256. */
   readonly batchSize?: number;
@@ -170,6 +182,13 @@ export interface ModelEvaluation {
   readonly inputShape: readonly number[];
   readonly numClasses: number;
   readonly backend: string;
+  /**
+   * Which test images: 'all', 'limit' (the `limit` option), or 'run' (the run's own `testLimit`, the set its training
+   * log reports on).
+   */
+  readonly testSet: 'all' | 'limit' | 'run';
+  /** The normalisation the images got: the model's own (saved with it) or the data's. */
+  readonly normalization: 'model' | 'data';
 }
 
 /** Check that a model fits a dataset: same input shape and class count. */
@@ -210,11 +229,17 @@ export async function evaluateModel(
     if (typeof spec === 'string' && spec.endsWith('(in memory)')) {
       throw new ConfigError(`the run ${pathOrRun} was trained on in-memory data: say which data to evaluate on`);
     }
-    const test = typeof spec === 'string' ? await loadDataset(spec, { split: 'test', limit: options.limit }) : spec;
+    // A run evaluated on its own data uses its own evaluation set unless told otherwise.
+    const runLimit = data === undefined && options.limit === undefined ? loaded.runConfig?.testLimit : undefined;
+    const limit = options.limit ?? runLimit;
+    const testSet = options.limit !== undefined ? 'limit' : runLimit !== undefined ? 'run' : 'all';
+    const loadedTest = typeof spec === 'string' ? await loadDataset(spec, { split: 'test', limit }) : spec;
+    // A saved model that took raw pixels is fed exactly the normalisation it carries.
+    const test = loaded.inputSpec ? { ...loadedTest, mean: [...loaded.inputSpec.mean], std: [...loaded.inputSpec.std] } : loadedTest;
     checkModelFitsData(loaded.model, test, `the model ${loaded.source}`);
     checkSameClasses(`the model ${loaded.source}`, loaded.runConfig?.classNames, test.classNames, test.name);
     if (test.note !== undefined) options.onNote?.(test.note);
-    const metrics = evaluate(loaded.model, test, { batchSize: options.batchSize ?? 256, limit: typeof spec === 'string' ? undefined : options.limit });
+    const metrics = evaluate(loaded.model, test, { batchSize: options.batchSize ?? 256, limit: typeof spec === 'string' ? undefined : limit });
     const runs = options.latencyRuns ?? 20;
     const latencyMs = runs > 0 ? measureLatency(loaded.model, { runs }) : undefined;
     return {
@@ -227,6 +252,8 @@ export async function evaluateModel(
       inputShape: [...test.inputShape],
       numClasses: test.classNames.length,
       backend: backendReport()?.backend ?? tf.getBackend(),
+      testSet,
+      normalization: loaded.inputSpec ? 'model' : 'data',
     };
   } finally {
     loaded.dispose();
@@ -289,6 +316,8 @@ async function evaluateGraphModel(file: string, data: string | Dataset | undefin
       inputShape: [...test.inputShape],
       numClasses: test.classNames.length,
       backend: backendReport()?.backend ?? tf.getBackend(),
+      testSet: options.limit !== undefined ? 'limit' : 'all',
+      normalization: 'data',
     };
   } finally {
     model.dispose();

@@ -57,11 +57,27 @@ describe('eval', () => {
     const r = await cli(['eval', teacherRun, '--latency-runs', '3', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
-    expect(j).toMatchObject({ kind: 'bundle', data: DATA, images: TEST_IMAGES, backend: expect.any(String) });
+    expect(j).toMatchObject({ kind: 'bundle', data: DATA, count: TEST_IMAGES, testSet: 'all', backend: expect.any(String) });
     expect(j['model']).toBe(join(teacherRun, 'best'));
-    for (const k of ['top1', 'top5', 'ece', 'nll', 'latency_ms']) expect(typeof j[k]).toBe('number');
+    for (const k of ['top1', 'top5', 'ece', 'nll', 'latencyMs']) expect(typeof j[k]).toBe('number');
     expect(j['top5']).toBe(1); // 4 classes
     expect(j['params']).toBe(RESNET8_4_CLASSES);
+  });
+
+  it("a run trained with --test-limit is evaluated on that same set by default (the training log's top-1), and says so", async () => {
+    const run = join(tmp.dir, 'limited');
+    const t = await cli(['train', '--model', 'resnet8', '--method', 'ce', ...TINY, '--test-limit', '8', '--out', run, '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const logged = (json(t)['last'] as { test: { count: number; top1: number } }).test;
+    expect(logged.count).toBe(8);
+    const r = await cli(['eval', run, '--latency-runs', '0', '--backend', 'wasm', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ count: 8, testSet: 'run', top1: logged.top1, latencyMs: null });
+    const text = await cli(['eval', run, '--latency-runs', '0', '--backend', 'wasm']);
+    expect(text.stdout).toContain("(8 test images: the run's own --test-limit");
+    // An explicit --test-limit still wins.
+    const all = await cli(['eval', run, '--test-limit', '12', '--latency-runs', '0', '--json']);
+    expect(json(all)).toMatchObject({ count: 12, testSet: 'limit' });
   });
 
   it('an exported model.json on a named dataset (text table)', async () => {
@@ -93,7 +109,7 @@ describe('export', () => {
     const r = await cli(['export', teacherRun, '--out', dir, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
-    expect(j).toMatchObject({ dir, modelFile: join(dir, 'model.json'), source: join(teacherRun, 'best'), model: 'resnet8' });
+    expect(j).toMatchObject({ dir, modelFile: join(dir, 'model.json'), source: join(teacherRun, 'best'), model: 'resnet8', input: 'raw' });
     const model = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
     const layers: { name: string }[] = model.modelTopology.config.layers;
     expect(layers.some((l) => l.name.startsWith('cds_'))).toBe(false);
@@ -120,6 +136,8 @@ describe('distill', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
     expect(j['config']).toMatchObject({ kind: 'distill', teacher: teacherRun, method: 'cds-kd', methodOptions: { softTemperature: 4 } });
+    // The run's own bundle takes raw pixels; the data here has the same statistics, so nothing is converted.
+    expect((j['config'] as Record<string, unknown>)['teacherInputUsed']).toMatch(/^standardized with its own mean \[/);
     expect(existsSync(join(out, 'student', 'model.json'))).toBe(true);
     expect(r.stderr).toMatch(/^epoch 1: ce [\d.]+ contrastive [\d.]+ feat [\d.]+ soft [\d.]+ loss/m);
   });
@@ -129,6 +147,17 @@ describe('distill', () => {
     expect(r.code).toBe(1);
     expect(errorLines(r)).toEqual([expect.stringMatching(/teacher .*4 classes.*6|6 classes.*teacher.*4/)]);
     expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('distill --teacher-input', () => {
+  it('refuses a declaration that contradicts what the teacher records, and a malformed one, with one line', async () => {
+    const r = await cli(['distill', '--teacher', teacherRun, '--student', 'resnet8', '--method', 'kd', '--teacher-input', 'unit', ...TINY, '--out', join(tmp.dir, 'contradicts')]);
+    expect(r.code).toBe(1);
+    expect(errorLines(r)).toEqual([expect.stringMatching(/takes raw pixels and normalises them itself .*input "unit" contradicts its files/)]);
+    const bad = await cli(['distill', '--teacher', teacherRun, '--student', 'resnet8', '--teacher-input', '0.5,0.5/0', '--dry-run']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/expected raw, unit, standardized or MEAN\/STD/);
   });
 });
 

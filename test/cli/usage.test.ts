@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, errorLines, json, tempDir } from './helpers.js';
 
@@ -133,16 +133,19 @@ describe('--config and --dry-run', () => {
     });
     expect(c['fromRecipe']).toContain('momentum');
     expect(c['fromRecipe']).not.toContain('epochs');
-    // The recipe's values themselves: the CDS teacher recipe's momentum and decay, milestones scaled to 3 epochs.
-    expect(c).toMatchObject({ momentum: 0.9, weightDecay: 5e-4, seed: 0, schedule: { kind: 'multistep', milestones: [1, 2, 3] } });
+    // The recipe's values themselves: the CDS teacher recipe's momentum and decay, milestones scaled to 3 epochs
+    // (90/180/280 of 300 -> 1/2/3; 3 is the last epoch, where a drop would not matter).
+    expect(c).toMatchObject({ momentum: 0.9, weightDecay: 5e-4, seed: 0, schedule: { kind: 'multistep', milestones: [1, 2] } });
   });
 
   it('reads JSON config files and refuses unknown keys and bad values', async () => {
     const good = join(tmp.dir, 'd.json');
-    writeFileSync(good, JSON.stringify({ teacher: 'runs/t', student: 'resnet8', method: 'kd', 'method-option': { temperature: 2 } }));
+    // --dry-run loads the teacher and the data: the bundled teacher on the bundled slice.
+    const teacher = resolve('teachers/resnet20-fashion-cds');
+    writeFileSync(good, JSON.stringify({ teacher, student: 'resnet8', method: 'kd', data: 'fashion-mnist-slice', 'method-option': { temperature: 2 } }));
     const r = await cli(['distill', '--config', good, '--dry-run', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(json(r)).toMatchObject({ command: 'distill', teacher: 'runs/t', student: 'resnet8', method: 'kd', methodOptions: { temperature: 2 } });
+    expect(json(r)).toMatchObject({ command: 'distill', teacher, student: 'resnet8', method: 'kd', methodOptions: { temperature: 2 } });
 
     const unknown = join(tmp.dir, 'u.json');
     writeFileSync(unknown, JSON.stringify({ model: 'resnet8', epoks: 3 }));

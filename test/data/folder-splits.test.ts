@@ -110,8 +110,8 @@ describe('image folder splits with different classes', () => {
     const ok = colouredSquares(['blue', 'red'], 8);
     const r = await cli(['train', ...args, '--data', `folder:${ok}`, '--out', join(ok, 'run')]);
     expect(r.code, r.stderr).toBe(0);
-    const notes = r.stderr.split('\n').filter((l) => l.startsWith('note:'));
-    expect(notes).toEqual([`note: ${join(ok, 'test')} has no images of 1 of the 3 classes (green); its metrics cover the other classes`]);
+    const notes = r.stderr.split('\n').filter((l) => l.includes('has no images of'));
+    expect(notes).toEqual([`data: ${join(ok, 'test')} has no images of 1 of the 3 classes (green); its metrics cover the other classes`]);
     const bad = colouredSquares(['blue', 'purple', 'red'], 8);
     const e = await cli(['train', ...args, '--data', `folder:${bad}`, '--out', join(bad, 'run')]);
     expect(e.code).toBe(1);

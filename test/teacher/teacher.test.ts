@@ -373,7 +373,10 @@ describe('GraphModel teacher', () => {
     await rejects(loadTeacher(dir, { stageNodes: ['block1/relu', 'block3/relu'] }),
       `stage node "block3/relu" is not a node of ${path.join(dir, 'model.json')}; valid node names include: `,
       'block1/relu', 'block2/conv');
-    await rejects(loadTeacher(dir, {}), 'is a GraphModel: pass options.stageNodes', 'block1/relu');
+    // No stage nodes: a logits-only teacher (kd, dkd), see graph-teacher.test.ts.
+    const logitsOnly = await loadTeacher(dir, {});
+    expect(logitsOnly.stageIndices).toEqual([]);
+    logitsOnly.dispose();
     await rejects(loadTeacher(dir, { stageNodes: ['block1/relu'], logitsNode: 'out' }), 'logits node "out" is not a node of');
     await rejects(loadTeacher(dir, { stageNodes: ['pool'] }), 'stage node "pool"', 'has shape [1,6]');
     await rejects(loadTeacher(dir, { stageNodes: ['block1/relu'], expectedClasses: 10 }),
