@@ -36,7 +36,8 @@ export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, lear
 export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics, ResolvedHyperparameters } from './train/index.js';
 export { benchmarkStep } from './train/benchmark.js';
 export type { BenchmarkStepOptions, BenchmarkResult } from './train/benchmark.js';
-export { measureLatency, evaluateModel, loadModel, checkModelFitsData, countModelParams } from './train/saved-models.js';
+export { measureLatency, evaluateModel, loadModel, checkModelFitsData } from './train/saved-models.js';
+export { countModelParams, countSavedModelParams } from './student/params.js';
 export type { LatencyOptions, LoadedModel, EvaluateModelOptions, ModelEvaluation } from './train/saved-models.js';
 export { exportRun } from './train/export-run.js';
 export type { ExportRunOptions, ExportRunResult } from './train/export-run.js';

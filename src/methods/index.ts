@@ -1,5 +1,4 @@
 export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures, MethodError } from './registry.js';
-export { crossModelInfoNce } from './cds-kd.js';
 export { disposeMethod } from './common.js';
 export type {
   FrozenTeacher,

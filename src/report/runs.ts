@@ -10,7 +10,7 @@ import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
 import { settingDifferences } from '../run/run-dir.js';
 import type { SettingCheck } from '../run/run-dir.js';
-import { NORMALIZATION_LAYER } from '../student/normalization.js';
+import { countSavedModelParams } from '../student/params.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
 export class CompareError extends Error {
@@ -202,34 +202,6 @@ export function configDifferences(spec: RunSpec, config: RunDirConfig): string[]
   return settingDifferences(checks);
 }
 
-// ---------------------------------------------------------------------------------------------------------------------
-// Parameter counts from model.json (no tfjs needed)
-
-interface ManifestWeight {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
-
-/**
- * Trainable parameters of a saved LayersModel, from its weights manifest: every weight but BN moving statistics
- * (PyTorch's count). `exclude` drops weights by name (e.g. a bundle's heads).
- */
-export async function countModelParams(modelJson: string, exclude?: (name: string) => boolean): Promise<number | undefined> {
-  if (!existsSync(modelJson)) return undefined;
-  const json = JSON.parse(await readFile(modelJson, 'utf8')) as { weightsManifest?: { weights: ManifestWeight[] }[] };
-  let total = 0;
-  for (const group of json.weightsManifest ?? []) {
-    for (const w of group.weights) {
-      if (/moving_(mean|variance)$/.test(w.name)) continue;
-      // The fixed input normalisation of a saved student is not a parameter.
-      if (w.name.startsWith(`${NORMALIZATION_LAYER}/`)) continue;
-      if (exclude?.(w.name)) continue;
-      total += w.shape.reduce((a, d) => a * d, 1);
-    }
-  }
-  return total;
-}
-
 /** A finished run, as the report uses it. */
 export interface RunSummary {
   readonly name: string;
@@ -262,12 +234,12 @@ function figures(m: EpochMetrics): EpochFigures {
 }
 
 async function trainParamsOf(runDir: string): Promise<number | undefined> {
-  const student = await countModelParams(join(runDir, 'checkpoint', 'student', 'model.json'));
+  const student = await countSavedModelParams(join(runDir, 'checkpoint', 'student', 'model.json'));
   if (student === undefined) return undefined;
   const partsDir = join(runDir, 'checkpoint', 'parts');
   let parts = 0;
   if (existsSync(partsDir)) {
-    for (const entry of await readdir(partsDir)) parts += (await countModelParams(join(partsDir, entry, 'model.json'))) ?? 0;
+    for (const entry of await readdir(partsDir)) parts += (await countSavedModelParams(join(partsDir, entry, 'model.json'))) ?? 0;
   }
   return student + parts;
 }
@@ -296,7 +268,7 @@ export async function summarizeRun(
     last: figures(last),
     secondsPerEpoch: list.reduce((s, m) => s + m.seconds, 0) / list.length,
     imgPerSec: list.reduce((s, m) => s + m.imgPerSec, 0) / list.length,
-    params: await countModelParams(join(run.runDir, 'student', 'model.json')),
+    params: await countSavedModelParams(join(run.runDir, 'student', 'model.json')),
     trainParams: await trainParamsOf(run.runDir),
     curve: list.map((m) => m.test.top1),
   };

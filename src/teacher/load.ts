@@ -1,5 +1,5 @@
 /** `loadTeacher`: a path (bundle, run directory, model.json) or an in-memory model -> a frozen Teacher. */
-import { stat } from 'node:fs/promises';
+import { kindOf } from '../run/paths.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { readModelJSON, resolveModelLocation } from '../io/fs-handler.js';
@@ -12,15 +12,6 @@ import { teacherFromStudent, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
 import { teacherFromLayersModel } from './from-layers.js';
 import { teacherFromGraphModel } from './from-graph.js';
-
-async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
-  try {
-    const s = await stat(p);
-    return s.isDirectory() ? 'dir' : 'file';
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Where a student bundle may sit, relative to the given directory, in order of preference: the directory itself, a run

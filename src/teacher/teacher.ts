@@ -76,6 +76,10 @@ export interface LoadTeacherOptions {
   readonly inputShape?: InputShape;
 }
 
+/**
+ * What the frozen teacher produced for a batch (no gradient flows into it): what `Teacher.forward` returns and methods
+ * read as `StepContext.teacher`. The one definition (methods import it from here).
+ */
 export type TeacherOutputs = {
   readonly features: tf.Tensor4D[];
   readonly pooled: tf.Tensor2D;

@@ -4,7 +4,7 @@ import { BUNDLE_FILE, exportStudent, loadStudentBundle } from '../student/index.
 import type { ExportResult } from '../student/index.js';
 import { ModelFileError } from '../io/index.js';
 import { ConfigError } from './api.js';
-import { kindOf } from './saved-models.js';
+import { kindOf } from '../run/paths.js';
 
 export interface ExportRunOptions {
   /** 'best' (default): the run's best/ bundle (falls back to the last checkpoint); 'last': checkpoint/student. */

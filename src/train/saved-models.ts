@@ -2,13 +2,14 @@
  * Saved models as users hand them over (a run directory, a bundle, a model directory or model.json): loading, size,
  * inference latency, and accuracy/calibration on a dataset (`evaluateModel`). Nothing here prints.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { kindOf } from '../run/paths.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { backendReport } from '../runtime/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
-import { BUNDLE_FILE, loadLayersModelStandardized, loadStudentBundle } from '../student/index.js';
+import { BUNDLE_FILE, countModelParams, loadLayersModelStandardized, loadStudentBundle } from '../student/index.js';
 import type { Student, StudentInputSpec } from '../student/index.js';
 import { ModelFileError } from '../io/index.js';
 import { ConfigError } from './api.js';
@@ -23,15 +24,6 @@ export function median(xs: readonly number[]): number {
   return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/**
- * Parameters of a model as the CIFAR tables count them: every weight but BatchNorm's moving statistics, trainable or
- * not (a frozen teacher's weights count too).
- */
-export function countModelParams(model: tf.LayersModel): number {
-  return model.weights
-    .filter((w) => !/moving_(mean|variance)/.test(w.originalName))
-    .reduce((s, w) => s + w.shape.reduce<number>((a, d) => a * (d ?? 1), 1), 0);
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Inference latency
@@ -70,14 +62,6 @@ export function measureLatency(model: tf.LayersModel, options: LatencyOptions = 
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Saved models and runs
-
-export async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
-  try {
-    return (await stat(p)).isDirectory() ? 'dir' : 'file';
-  } catch {
-    return undefined;
-  }
-}
 
 /** Where a student bundle sits in a run directory, in order of preference (the best model first). */
 const BUNDLE_PLACES = ['', 'best', path.join('checkpoint', 'student'), 'checkpoint'];
