@@ -3,6 +3,8 @@
  * live on the same engine.
  */
 export * from './runtime/index.js';
+export { CdsDistillError, isCdsUserError } from './errors.js';
+export type { ErrorKind, CdsDistillErrorOptions } from './errors.js';
 export * as losses from './losses/index.js';
 export {
   loadDataset,

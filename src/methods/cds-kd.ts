@@ -14,6 +14,7 @@ import { l2Normalize } from '../losses/util.js';
 import { linearAdapter, matchStages } from '../align/index.js';
 import type { StageMatch } from '../align/index.js';
 import { firstView, numberOption, stringOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodPart, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
 
 const ALIGNMENTS = ['l2', 'contrastive'] as const;
@@ -50,7 +51,7 @@ export const cdsKd: MethodRecipe = {
   },
   create: (setup: MethodSetup): MethodRun => {
     const teacher = setup.teacher;
-    if (teacher == null) throw new Error('method cds-kd needs a teacher');
+    if (teacher == null) throw new MethodError('method cds-kd needs a teacher: pass --teacher (a run directory, bundle or model.json)');
     const o = setup.options;
     const alignment: Alignment = stringOption(o, 'alignment', ALIGNMENTS);
     const student = setup.student;

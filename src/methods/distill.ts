@@ -18,10 +18,11 @@ import {
 import { l2Normalize } from '../losses/util.js';
 import { convRegressor, linearAdapter, matchStages } from '../align/index.js';
 import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext, TeacherFeatures } from './types.js';
 
 function requireTeacher(setup: MethodSetup, method: string): FrozenTeacher {
-  if (setup.teacher == null) throw new Error(`method ${method} needs a teacher`);
+  if (setup.teacher == null) throw new MethodError(`method ${method} needs a teacher: pass --teacher (a run directory, bundle or model.json)`);
   return setup.teacher;
 }
 

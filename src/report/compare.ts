@@ -306,6 +306,10 @@ function toRef(spec: RunSpec): RunRef {
  * Run every method x seed (skipping finished runs, resuming interrupted ones) and write the report into `options.out`.
  * Returns the table as data; runs that failed or were interrupted are listed in `missing` (the report covers the
  * others). Prints nothing.
+ *
+ * Throws CompareError (options, a run directory that belongs to another comparison) and, before any run starts, the
+ * errors of `distill`'s checks (ConfigError, MethodError, TeacherError, DataError, ...): all `CdsDistillError`s of
+ * kind 'user'. A run that fails later is not thrown; it is reported in `missing`.
  */
 export async function compare(options: CompareOptions): Promise<CompareReport> {
   const setup = resolveSetup(options);

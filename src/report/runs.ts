@@ -11,9 +11,10 @@ import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
 import { settingDifferences } from '../run/run-dir.js';
 import type { SettingCheck } from '../run/run-dir.js';
 import { countSavedModelParams } from '../student/params.js';
+import { CdsDistillError } from '../errors.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
-export class CompareError extends Error {
+export class CompareError extends CdsDistillError {
   override name = 'CompareError';
 }
 

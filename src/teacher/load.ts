@@ -93,7 +93,8 @@ function isGraphModel(m: unknown): m is tf.GraphModel {
 /**
  * Load and freeze a teacher. `pathOrModel`: a bundle or run directory, a model.json (layers or graph format), a
  * directory with a model.json, or an in-memory Student / TappedModel / tf.LayersModel / tf.GraphModel (frozen in place).
- * Bad input is refused with a TeacherError (names, classes, paths) or a ModelFileError (the files themselves).
+ * Bad input is refused with a TeacherError (names, classes, paths) or a ModelFileError (the files themselves), both
+ * `CdsDistillError`s of kind 'user'.
  */
 export async function loadTeacher(
   pathOrModel: string | Student | TappedModel | tf.LayersModel | tf.GraphModel,

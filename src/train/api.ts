@@ -706,12 +706,27 @@ export async function checkRun(kind: 'train' | 'distill', options: TrainOptions 
   }
 }
 
-/** Train a zoo model with a method that needs no teacher (ce, ds, ds-kl, cds, cds-simclr): teachers and ablations. */
+/**
+ * Train a zoo model with a method that needs no teacher (ce, ds, ds-kl, cds, cds-simclr): teachers and ablations.
+ *
+ * Throws (all `CdsDistillError`s of kind 'user', one line each): ConfigError (options, run directory), MethodError
+ * (unknown method or method option), ModelError (unknown zoo model), DataError (the dataset), LockError (the run
+ * directory is in use), MetricsLogError (a resumed run's metrics.jsonl is damaged), TrainingDivergedError (the loss
+ * stopped being finite; the last good checkpoint is kept).
+ */
 export async function train(options: TrainOptions): Promise<RunResult> {
   return run('train', options, options.model, options.method ?? 'cds', undefined, {});
 }
 
-/** Distil a zoo student from a frozen teacher with any method (default cds-kd). */
+/**
+ * Distil a zoo student from a frozen teacher with any method (default cds-kd).
+ *
+ * Throws (all `CdsDistillError`s of kind 'user', one line each): ConfigError (options, run directory), MethodError
+ * (unknown method or method option), ModelError (unknown zoo model), DataError (the dataset), TeacherError or
+ * ModelFileError (the teacher, or a method that needs stages it lacks: MethodError), LockError (the run
+ * directory is in use), MetricsLogError (a resumed run's metrics.jsonl is damaged), TrainingDivergedError (the loss
+ * stopped being finite; the last good checkpoint is kept).
+ */
 export async function distill(options: DistillOptions): Promise<RunResult> {
   return run('distill', options, options.student, options.method ?? 'cds-kd', options.teacher, options);
 }

@@ -21,7 +21,11 @@ export interface ExportRunResult extends ExportResult {
   readonly meta: Readonly<Record<string, unknown>>;
 }
 
-/** Write a run's student (its best/ or last checkpoint bundle) as a bare tfjs LayersModel (no heads) into `outDir`. */
+/**
+ * Write a run's student (its best/ or last checkpoint bundle) as a bare tfjs LayersModel (no heads) into `outDir`.
+ * Throws ModelFileError (not a directory, no bundle in it, unreadable bundle) or ConfigError (a bad `from`):
+ * `CdsDistillError`s of kind 'user'.
+ */
 export async function exportRun(runDir: string, outDir: string, options: ExportRunOptions = {}): Promise<ExportRunResult> {
   const abs = path.resolve(runDir);
   if ((await kindOf(abs)) !== 'dir') {

@@ -20,6 +20,7 @@ import type { ClassificationMetrics } from './metrics.js';
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { TrainingState } from './checkpoint.js';
 import { appendMetricsLog, readMetricsLog, writeMetricsLog } from './metrics-log.js';
+import { CdsDistillError } from '../errors.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
 export interface TeacherModel extends FrozenTeacher {
@@ -99,7 +100,7 @@ export interface FitOptions {
 }
 
 /** A loss that is not a finite number: the run stops, the last good checkpoint is kept. */
-export class TrainingDivergedError extends Error {
+export class TrainingDivergedError extends CdsDistillError {
   override name = 'TrainingDivergedError';
   constructor(
     message: string,

@@ -186,6 +186,9 @@ export function checkModelFitsData(model: tf.LayersModel, data: Dataset, what: s
 /**
  * Top-1/top-5, ECE and NLL on the test split, parameters and latency per image of a saved model or run. `data`: a
  * dataset spec or a loaded test split; default (for a run directory) the run's own data spec.
+ *
+ * Throws ModelFileError (no model at the path, an unreadable file), DataError (the dataset), ConfigError (the model's
+ * input or class count does not fit the data): `CdsDistillError`s of kind 'user'.
  */
 export async function evaluateModel(
   pathOrRun: string,
