@@ -38,6 +38,11 @@ export function stringOption<T extends string>(options: MethodOptions, name: str
   return v as T;
 }
 
+/** A method run without trainable parts or state: only its loss terms. */
+export function stateless(lossTerms: (ctx: StepContext) => Record<string, tf.Scalar>): MethodRun {
+  return { parts: [], lossTerms, dispose: () => undefined };
+}
+
 /** The term only when its weight is non-zero, so a zero weight costs nothing and is not logged. */
 export function weighted(terms: Record<string, tf.Scalar>, name: string, weight: number, compute: () => tf.Scalar): void {
   if (weight !== 0) terms[name] = tf.mul(compute(), weight) as tf.Scalar;

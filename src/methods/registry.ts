@@ -1,6 +1,7 @@
 import { cdsKd } from './cds-kd.js';
-import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './distill.js';
-import { cds, cdsSimclr, ce, ds, dsKl } from './supervised.js';
+import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './baselines.js';
+import { cds, cdsSimclr } from './contrastive.js';
+import { ce, ds, dsKl } from './supervised.js';
 import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe } from './types.js';
 
