@@ -15,7 +15,7 @@ import {
   configDifferences,
   isFinished,
   planRuns,
-  readRunConfig,
+  readComparedRunConfig,
   readRunMetrics,
   runsDir,
   summarizeRun,
@@ -331,7 +331,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
     let finished = 0;
     const conflicts: string[] = [];
     for (const spec of specs) {
-      const config = await readRunConfig(spec.runDir);
+      const config = await readComparedRunConfig(spec.runDir);
       if (config) {
         const diffs = configDifferences(spec, config);
         if (diffs.length > 0) conflicts.push(`${spec.runDir}: ${diffs.join(', ')}`);
@@ -433,9 +433,9 @@ async function setupFromRuns(dir: string): Promise<{ setup: CompareSetup; specs:
   const root = runsDir(dir);
   if (!existsSync(root)) throw new CompareError(`${dir} holds no comparison: neither ${SETUP_FILE} nor a runs/ directory`);
   const entries = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
-  const found: { name: string; config: NonNullable<Awaited<ReturnType<typeof readRunConfig>>> }[] = [];
+  const found: { name: string; config: NonNullable<Awaited<ReturnType<typeof readComparedRunConfig>>> }[] = [];
   for (const name of entries) {
-    const config = await readRunConfig(join(root, name));
+    const config = await readComparedRunConfig(join(root, name));
     if (config) found.push({ name, config });
   }
   if (found.length === 0) throw new CompareError(`${root} holds no run directories (no config.json found)`);

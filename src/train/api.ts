@@ -17,11 +17,12 @@ import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, resolveMethodO
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fit } from './fit.js';
 import { readCheckpoint } from './checkpoint.js';
 import { DirectoryLock, lockHolder, LockError } from '../run/lock.js';
 import { clearRunFiles, planRunDirectory, readRunDirectory, RUN_LOCK, settingDifferences } from '../run/run-dir.js';
+import { runPaths } from '../run/paths.js';
 import type { RunDirectoryPlan, SettingCheck } from '../run/run-dir.js';
 import type { EpochMetrics, FitResult, StepProgress, TeacherModel } from './fit.js';
 import { describeSchedule, scaleMilestones } from './schedule.js';
@@ -663,7 +664,7 @@ export async function checkRun(kind: 'train' | 'distill', options: TrainOptions 
   try {
     if (plan?.resume === true && o.out !== undefined) {
       checkSameData(o.out, dataset, plan!.config);
-      const dir = join(o.out, 'checkpoint');
+      const dir = runPaths(o.out).checkpoint;
       const ckpt = await readCheckpoint(dir).catch((err: unknown) => {
         throw new ConfigError(`${dir} cannot be read (${(err as Error).message.split('\n')[0]}); resume is impossible: use --force to start over, or another --out`);
       });

@@ -2,8 +2,8 @@
  * Saved models as users hand them over (a run directory, a bundle, a model directory or model.json): loading, size,
  * inference latency, and accuracy/calibration on a dataset (`evaluateModel`). Nothing here prints.
  */
-import { readFile } from 'node:fs/promises';
-import { kindOf } from '../run/paths.js';
+import { BUNDLE_LOOKUP_TEXT, STUDENT_DIR, findBundleDir, kindOf } from '../run/paths.js';
+import { readRunConfig } from '../run/config.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { backendReport } from '../runtime/index.js';
@@ -63,9 +63,6 @@ export function measureLatency(model: tf.LayersModel, options: LatencyOptions = 
 // ---------------------------------------------------------------------------------------------------------------------
 // Saved models and runs
 
-/** Where a student bundle sits in a run directory, in order of preference (the best model first). */
-const BUNDLE_PLACES = ['', 'best', path.join('checkpoint', 'student'), 'checkpoint'];
-
 export interface LoadedModel {
   /** input -> logits, inference mode. */
   readonly model: tf.LayersModel;
@@ -86,7 +83,8 @@ export interface LoadedModel {
 }
 
 /**
- * Load a model to evaluate: a run directory (its best/ bundle, else checkpoint/student, else its exported student/),
+ * Load a model to evaluate: a run directory (a bundle in src/run's lookup order: best/, else the last checkpoint; else
+ * its exported student/),
  * a student bundle directory, a model directory or a model.json. A missing path or a directory without a model is a
  * ModelFileError saying what was looked for.
  */
@@ -97,13 +95,7 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
     throw new ModelFileError(abs, `${abs} does not exist (expected a run directory, a student bundle directory, a model directory or a model.json)`);
   }
   let runConfig: RunConfig | undefined;
-  if (kind === 'dir' && (await kindOf(path.join(abs, 'config.json'))) === 'file') {
-    try {
-      runConfig = JSON.parse(await readFile(path.join(abs, 'config.json'), 'utf8')) as RunConfig;
-    } catch {
-      runConfig = undefined;
-    }
-  }
+  if (kind === 'dir') runConfig = await readRunConfig(abs).catch(() => undefined);
   const fromBundle = async (dir: string): Promise<LoadedModel> => {
     const student = await loadStudentBundle(dir);
     return {
@@ -117,18 +109,15 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
     return { model, kind: 'layers', source: file, runConfig, ...(spec ? { inputSpec: spec } : {}), dispose: () => model.dispose() };
   };
   if (kind === 'file') return path.basename(abs) === BUNDLE_FILE ? fromBundle(path.dirname(abs)) : fromLayers(abs);
-  for (const sub of BUNDLE_PLACES) {
-    const dir = path.join(abs, sub);
-    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') return fromBundle(dir);
-  }
-  for (const sub of ['', 'student']) {
+  const bundleDir = await findBundleDir(abs);
+  if (bundleDir !== undefined) return fromBundle(bundleDir);
+  for (const sub of ['', STUDENT_DIR]) {
     const file = path.join(abs, sub, 'model.json');
     if ((await kindOf(file)) === 'file') return fromLayers(file);
   }
   throw new ModelFileError(
     abs,
-    `${abs} holds no model: looked for ${BUNDLE_FILE} (a student bundle) in it, best/, checkpoint/student/ and ` +
-      `checkpoint/ (a run directory), and for model.json in it and student/`,
+    `${abs} holds no model: looked for ${BUNDLE_LOOKUP_TEXT}, and for model.json in it and ${STUDENT_DIR}/`,
   );
 }
 
