@@ -21,6 +21,7 @@ import { appendMetricsLog, readMetricsLog, writeMetricsLog } from '../run/metric
 import { createRunDir } from '../run/config.js';
 import { runPaths } from '../run/paths.js';
 import { CdsDistillError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
 export interface TeacherModel extends FrozenTeacher {
@@ -170,7 +171,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const { needs, train, test, epochs, batchSize, runDir } = options;
   let student = options.student;
   let method = options.method;
-  if (needs.teacher && !options.teacher) throw new Error('this method needs a teacher');
+  if (needs.teacher && !options.teacher) throw new ConfigError('this method needs a teacher: pass FitOptions.teacher (distill() loads one from --teacher)');
   const paths = runDir ? runPaths(runDir) : undefined;
   const checkpointDir = paths?.checkpoint;
   const metricsFile = paths?.metrics;
