@@ -3,6 +3,8 @@
  * live on the same engine.
  */
 export * from './runtime/index.js';
+export { CdsDistillError, isCdsUserError } from './errors.js';
+export type { ErrorKind, CdsDistillErrorOptions } from './errors.js';
 export * as losses from './losses/index.js';
 export {
   loadDataset,
@@ -36,7 +38,8 @@ export { train, distill, fit, evaluate, ConfigError, TrainingDivergedError, lear
 export type { TrainOptions, DistillOptions, RunResult, RunConfig, EpochMetrics, StepProgress, ClassificationMetrics, ResolvedHyperparameters } from './train/index.js';
 export { benchmarkStep } from './train/benchmark.js';
 export type { BenchmarkStepOptions, BenchmarkResult } from './train/benchmark.js';
-export { measureLatency, evaluateModel, loadModel, checkModelFitsData, countModelParams } from './train/saved-models.js';
+export { measureLatency, evaluateModel, loadModel, checkModelFitsData } from './train/saved-models.js';
+export { countModelParams, countSavedModelParams } from './student/params.js';
 export type { LatencyOptions, LoadedModel, EvaluateModelOptions, ModelEvaluation } from './train/saved-models.js';
 export { exportRun } from './train/export-run.js';
 export type { ExportRunOptions, ExportRunResult } from './train/export-run.js';

@@ -3,6 +3,7 @@
  */
 import { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
+import { CdsDistillError } from '../errors.js';
 
 /** A linear map [B, inDim] -> [B, outDim] (no bias: the targets are L2-normalised directions). */
 export function linearAdapter(name: string, inDim: number, outDim: number, rng: Random): tf.LayersModel {
@@ -66,7 +67,7 @@ export function convRegressor(
       padding: 'valid',
     });
   } else {
-    throw new Error(`FitNet regressor: cannot map a student feature ${studentShape.join('x')} to the teacher's ${teacherShape.join('x')}`);
+    throw new CdsDistillError(`FitNet regressor: cannot map a student feature ${studentShape.join('x')} to the teacher's ${teacherShape.join('x')}: choose another method or pair of models`);
   }
   return tf.sequential({
     name,

@@ -9,13 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parse as parseYaml } from 'yaml';
 import { initBackend, backendReport } from '../runtime/index.js';
 import type { BackendName, BackendRequest } from '../runtime/index.js';
-import { ConfigError, MetricsLogError, TrainingDivergedError } from '../train/index.js';
-import { DataError } from '../data/index.js';
-import { ModelError } from '../models/index.js';
-import { MethodError } from '../methods/index.js';
-import { TeacherError } from '../teacher/index.js';
-import { ModelFileError } from '../io/index.js';
-import { LockError } from '../run/lock.js';
+import { CdsDistillError, isCdsUserError } from '../errors.js';
 
 /** Exit codes: 0 success, 1 user error, 2 usage error, 130 interrupted (SIGINT/SIGTERM). */
 export const EXIT_OK = 0;
@@ -24,21 +18,24 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 /** A user error raised by the CLI itself (bad combination of options, missing file): printed as one line, exit 1. */
-export class CliError extends Error {
+export class CliError extends CdsDistillError {
   override name = 'CliError';
 }
 
 /** A usage error raised by the CLI itself (e.g. a required argument missing from --config and flags): exit 2. */
-export class UsageError extends Error {
+export class UsageError extends CdsDistillError {
   override name = 'UsageError';
+  constructor(message: string) {
+    super(message, { kind: 'usage' });
+  }
 }
 
-const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError,
-  MetricsLogError, LockError];
-
-/** Errors a user can fix from the message alone (no stack trace unless --verbose). */
+/**
+ * Errors a user can fix from the message alone (no stack trace unless --verbose): every toolkit error of kind 'user'
+ * (CdsDistillError), and the system errors of files the user named.
+ */
 export function isUserError(err: unknown): boolean {
-  if (USER_ERRORS.some((E) => err instanceof E)) return true;
+  if (isCdsUserError(err)) return true;
   // Files the user named that are missing or unreadable.
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(code);
@@ -133,7 +130,7 @@ export function reportError(err: unknown, verbose: boolean, helpCommand = 'cds-d
     return EXIT_USAGE;
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof UsageError) {
+  if (err instanceof CdsDistillError && err.kind === 'usage') {
     write(errorLine(message, verbose));
     return EXIT_USAGE;
   }

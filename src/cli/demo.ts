@@ -9,7 +9,8 @@ import { loadTrainTest, packageRoot } from '../data/index.js';
 import { loadTeacher } from '../teacher/index.js';
 import { distill, evaluate } from '../train/index.js';
 import type { ClassificationMetrics } from '../train/index.js';
-import { countModelParams, measureLatency } from '../train/saved-models.js';
+import { measureLatency } from '../train/saved-models.js';
+import { countModelParams } from '../student/params.js';
 import { addRuntimeOptions, CliError, count, examples, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
 import { Progress } from './progress.js';
 

@@ -29,6 +29,7 @@ import {
   UsageError,
 } from './common.js';
 import { Progress } from './progress.js';
+import { runPaths } from '../run/paths.js';
 
 /** The options train and distill both take (besides model / teacher / student). */
 export function addRunOptions(cmd: Command, kind: 'train' | 'distill'): Command {
@@ -139,7 +140,7 @@ function resumeCommand(out: string): string {
 export async function runTraining(kind: 'train' | 'distill', cmd: Command): Promise<number> {
   const given = cmd.opts();
   // --resume without --config: what is not given on the command line is the run's own (its config.json).
-  const savedConfig = typeof given['out'] === 'string' ? join(given['out'], 'config.json') : undefined;
+  const savedConfig = typeof given['out'] === 'string' ? runPaths(given['out']).config : undefined;
   const resumeFromSaved = given['resume'] === true && given['config'] === undefined && savedConfig !== undefined && existsSync(savedConfig);
   const o = await mergeConfig(cmd, resumeFromSaved ? { ...given, config: savedConfig } : given);
   const out = new Output({ json: o['json'] === true, verbose: o['verbose'] === true });
@@ -235,12 +236,12 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
     interrupted: result.interrupted,
     best: result.best,
     last: result.last ?? null,
-    student: result.interrupted ? null : join(runDir, 'student'),
+    student: result.interrupted ? null : runPaths(runDir).student,
     config: result.config,
   };
   if (result.interrupted || controller.signal.aborted) {
     if (result.interrupted) {
-      out.log(`interrupted: checkpoint written to ${join(runDir, 'checkpoint')}`);
+      out.log(`interrupted: checkpoint written to ${runPaths(runDir).checkpoint}`);
       out.log(`resume with: ${resumeCommand(runDir)}`);
       if (out.json) out.result(summary, () => '');
       return EXIT_INTERRUPTED;
@@ -252,8 +253,8 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       const t = result.last.test;
       lines.push(`last epoch ${result.last.epoch}: top1 ${pct(t.top1)} top5 ${pct(t.top5)} ece ${t.ece.toFixed(4)} nll ${t.nll.toFixed(4)}`);
     }
-    if (result.best) lines.push(`best: top1 ${pct(result.best.top1)} at epoch ${result.best.epoch} (${join(runDir, 'best')})`);
-    lines.push(`exported student (no heads): ${join(runDir, 'student', 'model.json')}`);
+    if (result.best) lines.push(`best: top1 ${pct(result.best.top1)} at epoch ${result.best.epoch} (${runPaths(runDir).best})`);
+    lines.push(`exported student (no heads): ${runPaths(runDir).studentModel}`);
     return lines.join('\n');
   });
   return EXIT_OK;

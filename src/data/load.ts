@@ -358,7 +358,8 @@ function checkNonEmpty(raw: RawImageData, what: string): void {
  * Load one split of a dataset by spec (see `DATASET_SPECS`): 'fashion-mnist', 'fashion-mnist-slice', 'mnist:DIR',
  * 'kmnist:DIR', 'cifar10:DIR', 'cifar100:DIR', 'folder:DIR', 'synthetic[:HxWxC[:CLASSES[:COUNT]]]'.
  * Pixels stay uint8 (NHWC); `mean`/`std` (per channel, [0, 1] scale) are always returned, computed from the full
- * training split unless given, so a run can save them. Errors are `DataError`s naming the file and what was expected.
+ * training split unless given, so a run can save them. Throws `DataError` (a `CdsDistillError` of kind 'user') naming
+ * the file and what was expected.
  */
 export async function loadDataset(spec: string, options: LoadOptions = {}): Promise<Dataset> {
   const split = options.split ?? 'train';

@@ -14,11 +14,13 @@
  * unchanged (the same object).
  */
 
+import { CdsDistillError } from '../errors.js';
+
 type Json = unknown;
 type Obj = Record<string, unknown>;
 
 /** A Keras 3 topology that cannot be expressed in the Keras 2 layout (the message names the layer). */
-export class Keras3LayoutError extends Error {
+export class Keras3LayoutError extends CdsDistillError {
   override name = 'Keras3LayoutError';
 }
 

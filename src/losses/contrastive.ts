@@ -14,7 +14,8 @@
  */
 import { tf } from '../runtime/tf.js';
 import type { Scalar, Tensor } from '../runtime/tf.js';
-import { asFloat, expectRank, toLabelTensor } from './util.js';
+import { crossEntropy } from './logits.js';
+import { asFloat, expectRank, l2Normalize, stopGradient, toLabelTensor } from './util.js';
 import type { LabelsLike } from './util.js';
 
 export interface SupConOptions {
@@ -90,5 +91,36 @@ export function supConLoss2N(z: Tensor, labels?: LabelsLike, options: SupCon2NOp
     const logProb = tf.sub(logits, lse);
     const meanLogProbPos = tf.div(tf.sum(tf.mul(posMask, logProb), 1), posCount);
     return tf.mul(tf.mean(meanLogProbPos), -temperature / baseTemperature) as Scalar;
+  });
+}
+
+/**
+ * Cross-model InfoNCE (CDS-KD's contrastive alignment, Zhang et al., "Contrastive Deep Supervision", ECCV 2022):
+ * the student's projection of a view is pulled to the teacher's projection of the same view, against the teacher's
+ * projections of the other images of the batch.
+ *
+ * Shapes: `student` [R, D] and `teacher` [R, D] with R = V*N rows in the view-major layout (row v*N + j is view v of
+ * image j; `batchSize` = N, so with one view R = N). The student's rows are L2-normalised here; the teacher's are used
+ * as given (its CDS projections are already unit vectors) and receive no gradient.
+ *
+ *   logit[r, c] = <s_r / max(||s_r||, 1e-12), t_c> / temperature
+ *   loss = mean_r -log(exp(logit[r, r]) / sum_{c in C(r)} exp(logit[r, c]))
+ *
+ * where C(r) is every row except the other views of row r's image (the same image's other view is neither a
+ * positive nor a negative): row r's positive is teacher row r. Returns a scalar; an all-zero student row gives
+ * finite values and gradients.
+ */
+export function crossModelInfoNce(student: Tensor, teacher: Tensor, batchSize: number, temperature: number): Scalar {
+  expectRank(student, 2, 'crossModelInfoNce student [R, D]');
+  expectRank(teacher, 2, 'crossModelInfoNce teacher [R, D]');
+  return tf.tidy(() => {
+    const rows = student.shape[0]!;
+    const logits = tf.div(tf.matMul(l2Normalize(student, 1), stopGradient(teacher), false, true), temperature);
+    const sameImage = new Float32Array(rows * rows);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < rows; c++) if (r !== c && r % batchSize === c % batchSize) sameImage[r * rows + c] = 1;
+    const masked = tf.sub(logits, tf.mul(tf.tensor2d(sameImage, [rows, rows]), 1e9));
+    const targets = tf.tensor1d(Int32Array.from({ length: rows }, (_, r) => r), 'int32');
+    return crossEntropy(masked, targets);
   });
 }

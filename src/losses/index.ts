@@ -14,7 +14,7 @@
  */
 export { crossEntropy, softTargetCrossEntropy, kdLoss, dkdLoss } from './logits.js';
 export type { CrossEntropyOptions, KdOptions, DkdOptions } from './logits.js';
-export { supConLoss, supConLoss2N } from './contrastive.js';
+export { supConLoss, supConLoss2N, crossModelInfoNce } from './contrastive.js';
 export type { SupConOptions, SupCon2NOptions } from './contrastive.js';
 export {
   featureL2,

@@ -9,47 +9,28 @@
  * same image against the teacher's projections of the other images in the batch.
  */
 import { tf } from '../runtime/tf.js';
-import { crossEntropy, featureL2, softTargetCrossEntropy, stopGradient, supConLoss2N } from '../losses/index.js';
+import { crossModelInfoNce, featureL2, softTargetCrossEntropy, stopGradient, supConLoss2N } from '../losses/index.js';
+import { l2Normalize } from '../losses/util.js';
 import { linearAdapter, matchStages } from '../align/index.js';
 import type { StageMatch } from '../align/index.js';
 import { firstView, numberOption, stringOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodPart, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
 
 const ALIGNMENTS = ['l2', 'contrastive'] as const;
 type Alignment = (typeof ALIGNMENTS)[number];
 
-function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.maximum(tf.norm(x, 2, 1, true), 1e-12)) as tf.Tensor2D;
-}
-
 /** The teacher's target for one of its stages: its projection, or its pooled, normalised stage feature. */
 function teacherTarget(ctx: StepContext, teacher: FrozenTeacher, position: number): tf.Tensor2D {
   const t = ctx.teacher!;
   if (teacher.hasProjections && t.projections) return t.projections[position]!;
-  return l2normalize(tf.mean(t.features[teacher.stageIndices[position]!]!, [1, 2]) as tf.Tensor2D);
+  return l2Normalize(tf.mean(t.features[teacher.stageIndices[position]!]!, [1, 2]), 1) as tf.Tensor2D;
 }
 
 /** Width of the teacher's target: projections end at its last stage's width; pooled features have their stage's. */
 function targetDim(teacher: FrozenTeacher, position: number): number {
   const stage = teacher.hasProjections ? teacher.stageIndices.length - 1 : position;
   return teacher.featureShapes[teacher.stageIndices[stage]!]![2];
-}
-
-/**
- * Cross-model InfoNCE over the 2N rows: row r's positive is the teacher's row r; its negatives are the teacher's rows
- * of the other images (the same image's other view is neither).
- */
-export function crossModelInfoNce(student: tf.Tensor2D, teacher: tf.Tensor2D, batchSize: number, temperature: number): tf.Scalar {
-  return tf.tidy(() => {
-    const rows = student.shape[0];
-    const logits = tf.div(tf.matMul(l2normalize(student), stopGradient(teacher), false, true), temperature);
-    const sameImage = new Float32Array(rows * rows);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < rows; c++) if (r !== c && r % batchSize === c % batchSize) sameImage[r * rows + c] = 1;
-    const masked = tf.sub(logits, tf.mul(tf.tensor2d(sameImage, [rows, rows]), 1e9));
-    const targets = tf.tensor1d(Int32Array.from({ length: rows }, (_, r) => r), 'int32');
-    return crossEntropy(masked, targets);
-  });
 }
 
 export const cdsKd: MethodRecipe = {
@@ -75,7 +56,7 @@ export const cdsKd: MethodRecipe = {
   },
   create: (setup: MethodSetup): MethodRun => {
     const teacher = setup.teacher;
-    if (teacher == null) throw new Error('method cds-kd needs a teacher');
+    if (teacher == null) throw new MethodError('method cds-kd needs a teacher: pass --teacher (a run directory, bundle or model.json)');
     const o = setup.options;
     const alignment: Alignment = stringOption(o, 'alignment', ALIGNMENTS);
     const student = setup.student;

@@ -1,5 +1,6 @@
 import { tf } from '../runtime/tf.js';
 import { crossEntropy } from '../losses/index.js';
+import { MethodError } from './errors.js';
 import type { MethodOptions, MethodRun, StepContext } from './types.js';
 
 /** The first N rows (view 1) of a tensor computed on the 2N views; the tensor itself with one view. */
@@ -24,7 +25,7 @@ export function supervisedCrossEntropy(ctx: StepContext, logits: tf.Tensor2D = c
 export function numberOption(options: MethodOptions, name: string): number {
   const v = options[name];
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new Error(`method option "${name}" must be a number, got ${JSON.stringify(v)}`);
+    throw new MethodError(`method option "${name}" must be a number, got ${JSON.stringify(v)}`);
   }
   return v;
 }
@@ -32,9 +33,14 @@ export function numberOption(options: MethodOptions, name: string): number {
 export function stringOption<T extends string>(options: MethodOptions, name: string, allowed: readonly T[]): T {
   const v = options[name];
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
-    throw new Error(`method option "${name}" must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    throw new MethodError(`method option "${name}" must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   }
   return v as T;
+}
+
+/** A method run without trainable parts or state: only its loss terms. */
+export function stateless(lossTerms: (ctx: StepContext) => Record<string, tf.Scalar>): MethodRun {
+  return { parts: [], lossTerms, dispose: () => undefined };
 }
 
 /** The term only when its weight is non-zero, so a zero weight costs nothing and is not logged. */

@@ -1,5 +1,5 @@
-export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures, MethodError } from './registry.js';
-export { crossModelInfoNce } from './cds-kd.js';
+export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures } from './registry.js';
+export { MethodError } from './errors.js';
 export { disposeMethod } from './common.js';
 export type {
   FrozenTeacher,

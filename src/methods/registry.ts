@@ -1,15 +1,13 @@
 import { cdsKd } from './cds-kd.js';
-import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './distill.js';
-import { cds, cdsSimclr, ce, ds, dsKl } from './supervised.js';
+import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './baselines.js';
+import { cds, cdsSimclr } from './contrastive.js';
+import { ce, ds, dsKl } from './supervised.js';
+import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe } from './types.js';
 
 const RECIPES: readonly MethodRecipe[] = [ce, ds, dsKl, cds, cdsSimclr, kd, fitnet, at, sp, rkd, pkt, crd, dkd, cdsKd];
 const BY_NAME = new Map(RECIPES.map((r) => [r.name, r]));
 
-/** A user error: an unknown method or a bad method option. */
-export class MethodError extends Error {
-  override name = 'MethodError';
-}
 
 export function listMethods(): MethodRecipe[] {
   return [...RECIPES];

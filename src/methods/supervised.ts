@@ -1,16 +1,12 @@
 /**
- * Methods without a teacher: plain cross-entropy, deep supervision (DS, Lee et al. 2015) and DS with
- * self-distillation from the final classifier (DS-KL, "Be Your Own Teacher", Zhang et al. 2019), and CDS
- * (Contrastive Deep Supervision, Zhang et al., ECCV 2022), supervised or SimCLR-style.
+ * Supervised methods without a teacher: plain cross-entropy, deep supervision (DS, Lee et al. 2015) and DS with
+ * self-distillation from the final classifier (DS-KL, "Be Your Own Teacher", Zhang et al. 2019). The contrastive
+ * ones (cds, cds-simclr) are in contrastive.ts.
  */
 import { tf } from '../runtime/tf.js';
-import { deepSupervisionLoss, supConLoss2N } from '../losses/index.js';
-import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
-import type { MethodNeeds, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
-
-function stateless(lossTerms: (ctx: StepContext) => Record<string, tf.Scalar>): MethodRun {
-  return { parts: [], lossTerms, dispose: () => undefined };
-}
+import { deepSupervisionLoss } from '../losses/index.js';
+import { labeledOnly, numberOption, stateless, supervisedCrossEntropy, weighted } from './common.js';
+import type { MethodRecipe, MethodSetup } from './types.js';
 
 export const ce: MethodRecipe = {
   name: 'ce',
@@ -56,42 +52,4 @@ export const dsKl = deepSupervision(
   'ds-kl',
   'deep supervision + self-distillation: auxiliary classifiers also match the final classifier (KL, T = 3)',
   1,
-);
-
-function contrastive(name: string, summary: string, supervised: boolean): MethodRecipe {
-  const needs: MethodNeeds = { teacher: false, views: 2, heads: 'projection' };
-  return {
-    name,
-    summary,
-    needs,
-    // One image: its two views are each other's only candidate, the contrastive loss is 0.
-    needsFor: (o) => (numberOption(o, 'contrastive') !== 0 ? { ...needs, minBatch: 2 } : needs),
-    defaults: { ce: 1, contrastive: 0.1, temperature: 0.07, baseTemperature: 0.07 },
-    create: ({ options }: MethodSetup) =>
-      stateless((ctx) => {
-        const terms: Record<string, tf.Scalar> = {};
-        weighted(terms, 'ce', numberOption(options, 'ce'), () => supervisedCrossEntropy(ctx));
-        const temperature = numberOption(options, 'temperature');
-        const baseTemperature = numberOption(options, 'baseTemperature');
-        weighted(terms, 'contrastive', numberOption(options, 'contrastive'), () =>
-          sumOver(
-            (ctx.student.projections ?? []).map((z) =>
-              supConLoss2N(z, supervised ? ctx.labels : undefined, { temperature, baseTemperature }),
-            ),
-          ),
-        );
-        return terms;
-      }),
-  };
-}
-
-export const cds = contrastive(
-  'cds',
-  'Contrastive Deep Supervision: CE + 0.1 x supervised contrastive loss on every stage over two views (unlabelled images: SimCLR)',
-  true,
-);
-export const cdsSimclr = contrastive(
-  'cds-simclr',
-  'unsupervised CDS: CE + 0.1 x SimCLR contrastive loss on every stage (positives: the other view only)',
-  false,
 );

@@ -2,14 +2,9 @@ import type { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
 import type { HeadKind, Student, StudentOutputs } from '../student/index.js';
 
-/** What the frozen teacher produced for a batch (no gradient flows into it). */
-export interface TeacherOutputs {
-  readonly features: readonly tf.Tensor4D[];
-  readonly pooled: tf.Tensor2D;
-  readonly logits: tf.Tensor2D;
-  /** The teacher's own CDS projections (L2-normalised), when it was trained with heads. */
-  readonly projections?: readonly tf.Tensor2D[];
-}
+import type { TeacherOutputs } from '../teacher/teacher.js';
+
+export type { TeacherOutputs };
 
 /** The frozen teacher as methods see it. */
 export interface FrozenTeacher {

@@ -15,7 +15,7 @@ import {
   configDifferences,
   isFinished,
   planRuns,
-  readRunConfig,
+  readComparedRunConfig,
   readRunMetrics,
   runsDir,
   summarizeRun,
@@ -306,6 +306,10 @@ function toRef(spec: RunSpec): RunRef {
  * Run every method x seed (skipping finished runs, resuming interrupted ones) and write the report into `options.out`.
  * Returns the table as data; runs that failed or were interrupted are listed in `missing` (the report covers the
  * others). Prints nothing.
+ *
+ * Throws CompareError (options, a run directory that belongs to another comparison) and, before any run starts, the
+ * errors of `distill`'s checks (ConfigError, MethodError, TeacherError, DataError, ...): all `CdsDistillError`s of
+ * kind 'user'. A run that fails later is not thrown; it is reported in `missing`.
  */
 export async function compare(options: CompareOptions): Promise<CompareReport> {
   const setup = resolveSetup(options);
@@ -327,7 +331,7 @@ export async function compare(options: CompareOptions): Promise<CompareReport> {
     let finished = 0;
     const conflicts: string[] = [];
     for (const spec of specs) {
-      const config = await readRunConfig(spec.runDir);
+      const config = await readComparedRunConfig(spec.runDir);
       if (config) {
         const diffs = configDifferences(spec, config);
         if (diffs.length > 0) conflicts.push(`${spec.runDir}: ${diffs.join(', ')}`);
@@ -429,9 +433,9 @@ async function setupFromRuns(dir: string): Promise<{ setup: CompareSetup; specs:
   const root = runsDir(dir);
   if (!existsSync(root)) throw new CompareError(`${dir} holds no comparison: neither ${SETUP_FILE} nor a runs/ directory`);
   const entries = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
-  const found: { name: string; config: NonNullable<Awaited<ReturnType<typeof readRunConfig>>> }[] = [];
+  const found: { name: string; config: NonNullable<Awaited<ReturnType<typeof readComparedRunConfig>>> }[] = [];
   for (const name of entries) {
-    const config = await readRunConfig(join(root, name));
+    const config = await readComparedRunConfig(join(root, name));
     if (config) found.push({ name, config });
   }
   if (found.length === 0) throw new CompareError(`${root} holds no run directories (no config.json found)`);

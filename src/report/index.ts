@@ -1,7 +1,7 @@
 // The compare matrix: runs of several methods x seeds, their aggregation, tables and plots (docs/ARCHITECTURE.md).
 export { compare, planCompare, collectCompare, resolveSetup, writeReport, DEFAULT_METHODS } from './compare.js';
 export type { CompareOptions, CompareRunOptions, PlanOptions, PlanLine, CollectOptions, CompareEvent, RunRef } from './compare.js';
-export { CompareError, planRuns, runName, runStatus, summarizeRun, readRunMetrics, countModelParams } from './runs.js';
+export { CompareError, planRuns, runName, runStatus, summarizeRun, readRunMetrics } from './runs.js';
 export type { CompareSetup, PassThroughOptions, RunSpec, RunDistillOptions, RunSummary, EpochFigures, RunStatus } from './runs.js';
 export { buildReport, markdownTable, markdownReport, csvTable, COLUMNS } from './table.js';
 export type { CompareReport, MethodRow, CurvePoint, MissingRun, ReportFiles, ColumnKey, ColumnDef } from './table.js';

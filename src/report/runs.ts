@@ -4,16 +4,20 @@
  * its own files, so the report can be built by the process that trained them or by another one later (`--collect`).
  */
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MetricsLogError, readMetricsLog } from '../train/index.js';
 import type { ClassificationMetrics, EpochMetrics } from '../train/index.js';
 import { settingDifferences } from '../run/run-dir.js';
 import type { SettingCheck } from '../run/run-dir.js';
-import { NORMALIZATION_LAYER } from '../student/normalization.js';
+import { countSavedModelParams } from '../student/params.js';
+import { readRunConfig } from '../run/config.js';
+import { runPaths } from '../run/paths.js';
+import type { RunConfig } from '../train/index.js';
+import { CdsDistillError } from '../errors.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
-export class CompareError extends Error {
+export class CompareError extends CdsDistillError {
   override name = 'CompareError';
 }
 
@@ -128,33 +132,17 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
 // ---------------------------------------------------------------------------------------------------------------------
 // Reading run directories
 
-/** config.json of a run directory, as far as the report needs it. */
-export interface RunDirConfig extends PassThroughOptions {
-  readonly kind?: string;
-  readonly model: string;
-  readonly teacher?: string;
-  readonly method: string;
-  readonly methodOptions?: Record<string, unknown>;
-  readonly data: string;
-  readonly epochs: number;
-  readonly seed: number;
-  readonly backend?: string;
-}
-
-export async function readRunConfig(runDir: string): Promise<RunDirConfig | undefined> {
-  const file = join(runDir, 'config.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as RunDirConfig;
-  } catch (err) {
-    throw new CompareError(`${file} is not valid JSON (${(err as Error).message}); delete the run directory to redo the run`);
-  }
+/** A compared run's config.json (src/run/config.ts), undefined when absent; not valid JSON: a CompareError. */
+export async function readComparedRunConfig(runDir: string): Promise<RunConfig | undefined> {
+  return readRunConfig(runDir, {
+    invalid: (file, reason) => new CompareError(`${file} is not valid JSON (${reason}); delete the run directory to redo the run`),
+  });
 }
 
 /** The epochs logged in metrics.jsonl (a torn last line, from a process killed mid-write, is ignored). */
 export async function readRunMetrics(runDir: string): Promise<EpochMetrics[]> {
   try {
-    return (await readMetricsLog(join(runDir, 'metrics.jsonl'))).epochs;
+    return (await readMetricsLog(runPaths(runDir).metrics)).epochs;
   } catch (err) {
     if (err instanceof MetricsLogError) throw new CompareError(err.message);
     throw err;
@@ -167,21 +155,21 @@ export type RunStatus = 'finished' | 'partial' | 'absent';
 export function isFinished(metrics: readonly EpochMetrics[], epochs: number, runDir: string): boolean {
   const seen = new Set(metrics.map((m) => m.epoch));
   for (let e = 1; e <= epochs; e++) if (!seen.has(e)) return false;
-  return existsSync(join(runDir, 'student', 'model.json'));
+  return existsSync(runPaths(runDir).studentModel);
 }
 
 export async function runStatus(runDir: string, epochs: number): Promise<RunStatus> {
   if (!existsSync(runDir)) return 'absent';
   const metrics = await readRunMetrics(runDir);
   if (isFinished(metrics, epochs, runDir)) return 'finished';
-  return existsSync(join(runDir, 'config.json')) ? 'partial' : 'absent';
+  return existsSync(runPaths(runDir).config) ? 'partial' : 'absent';
 }
 
 /**
  * Differences between what a run directory was started with and what this comparison asks for (only the settings
  * the comparison fixes; defaults the run resolved itself are not compared). Empty when they agree.
  */
-export function configDifferences(spec: RunSpec, config: RunDirConfig): string[] {
+export function configDifferences(spec: RunSpec, config: Partial<RunConfig>): string[] {
   const o = spec.options;
   const checks: SettingCheck[] = [
     ['method', config.method, o.method],
@@ -200,34 +188,6 @@ export function configDifferences(spec: RunSpec, config: RunDirConfig): string[]
     checks.push([`method option ${k}`, have, want]);
   }
   return settingDifferences(checks);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Parameter counts from model.json (no tfjs needed)
-
-interface ManifestWeight {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
-
-/**
- * Trainable parameters of a saved LayersModel, from its weights manifest: every weight but BN moving statistics
- * (PyTorch's count). `exclude` drops weights by name (e.g. a bundle's heads).
- */
-export async function countModelParams(modelJson: string, exclude?: (name: string) => boolean): Promise<number | undefined> {
-  if (!existsSync(modelJson)) return undefined;
-  const json = JSON.parse(await readFile(modelJson, 'utf8')) as { weightsManifest?: { weights: ManifestWeight[] }[] };
-  let total = 0;
-  for (const group of json.weightsManifest ?? []) {
-    for (const w of group.weights) {
-      if (/moving_(mean|variance)$/.test(w.name)) continue;
-      // The fixed input normalisation of a saved student is not a parameter.
-      if (w.name.startsWith(`${NORMALIZATION_LAYER}/`)) continue;
-      if (exclude?.(w.name)) continue;
-      total += w.shape.reduce((a, d) => a * d, 1);
-    }
-  }
-  return total;
 }
 
 /** A finished run, as the report uses it. */
@@ -262,12 +222,12 @@ function figures(m: EpochMetrics): EpochFigures {
 }
 
 async function trainParamsOf(runDir: string): Promise<number | undefined> {
-  const student = await countModelParams(join(runDir, 'checkpoint', 'student', 'model.json'));
+  const student = await countSavedModelParams(join(runPaths(runDir).checkpointStudent, 'model.json'));
   if (student === undefined) return undefined;
-  const partsDir = join(runDir, 'checkpoint', 'parts');
+  const partsDir = join(runPaths(runDir).checkpoint, 'parts');
   let parts = 0;
   if (existsSync(partsDir)) {
-    for (const entry of await readdir(partsDir)) parts += (await countModelParams(join(partsDir, entry, 'model.json'))) ?? 0;
+    for (const entry of await readdir(partsDir)) parts += (await countSavedModelParams(join(partsDir, entry, 'model.json'))) ?? 0;
   }
   return student + parts;
 }
@@ -283,7 +243,7 @@ export async function summarizeRun(
   const list: EpochMetrics[] = [];
   for (let e = 1; e <= epochs; e++) {
     const m = byEpoch.get(e);
-    if (!m) throw new CompareError(`${join(run.runDir, 'metrics.jsonl')} has no line for epoch ${e}`);
+    if (!m) throw new CompareError(`${runPaths(run.runDir).metrics} has no line for epoch ${e}`);
     list.push(m);
   }
   let best = list[0]!;
@@ -296,7 +256,7 @@ export async function summarizeRun(
     last: figures(last),
     secondsPerEpoch: list.reduce((s, m) => s + m.seconds, 0) / list.length,
     imgPerSec: list.reduce((s, m) => s + m.imgPerSec, 0) / list.length,
-    params: await countModelParams(join(run.runDir, 'student', 'model.json')),
+    params: await countSavedModelParams(runPaths(run.runDir).studentModel),
     trainParams: await trainParamsOf(run.runDir),
     curve: list.map((m) => m.test.top1),
   };

@@ -11,7 +11,7 @@ import { loadTeacher, teacherSelection } from '../teacher/index.js';
 import { resolveTeacherPath } from '../teacher/index.js';
 import type { TeacherSelection } from '../teacher/index.js';
 import { MetricsAccumulator } from '../train/index.js';
-import { countModelParams } from './runs.js';
+import { countSavedModelParams } from '../student/params.js';
 
 export interface TeacherFigures {
   /** The teacher path as given. */
@@ -67,7 +67,7 @@ export async function evaluateTeacher(teacherPath: string, data: string, options
   const m = acc.result();
   const model = await teacherModelFile(teacherPath);
   // A bundle's heads (layers named cds_*) exist only for training.
-  const params = await countModelParams(model.file, model.bundle ? (name) => name.startsWith('cds_') : undefined);
+  const params = await countSavedModelParams(model.file, model.bundle ? (name) => name.startsWith('cds_') : undefined);
   return { source: teacherPath, top1: m.top1, top5: m.top5, ece: m.ece, nll: m.nll, count: m.count, params };
 }
 

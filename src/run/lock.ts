@@ -14,9 +14,10 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CdsDistillError } from '../errors.js';
 
 /** Another live process owns the directory (a user error: wait, or use another directory). */
-export class LockError extends Error {
+export class LockError extends CdsDistillError {
   override name = 'LockError';
   constructor(
     message: string,

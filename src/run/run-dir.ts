@@ -3,15 +3,13 @@
  * resumed run must ask for the settings it was started with. The setting comparison is the one `compare` uses for its
  * run directories too.
  */
-import { readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../train/errors.js';
+import { readRunConfig } from './config.js';
+import { CONFIG_FILE, RUN_FILES, RUN_LOCK, runPaths } from './paths.js';
 
-/** What a run writes into its run directory (what `force` replaces). */
-export const RUN_FILES: readonly string[] = ['config.json', 'metrics.jsonl', 'checkpoint', 'best', 'student'];
-
-/** The run directory's lock file (see `DirectoryLock`). */
-export const RUN_LOCK = 'run.lock';
+export { RUN_FILES, RUN_LOCK };
 
 /**
  * Settings a resumed run may change, and why: everything else must match the run's config.json.
@@ -79,15 +77,13 @@ export async function readRunDirectory(out: string): Promise<RunDirectoryState> 
   if (!isDir) throw new ConfigError(`--out ${out} is a file, not a run directory; give the path of a directory (it is created if missing)`);
   const entries = (await readdir(out)).filter((e) => !isLockFile(e)).sort();
   let config: Record<string, unknown> | undefined;
-  if (entries.includes('config.json')) {
-    const file = join(out, 'config.json');
-    try {
-      config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new ConfigError(`${file} is not valid JSON (${(err as Error).message.split('\n')[0]}); the run cannot be resumed: use another --out, or --force to replace it`);
-    }
+  if (entries.includes(CONFIG_FILE)) {
+    config = (await readRunConfig(out, {
+      invalid: (file, reason) =>
+        new ConfigError(`${file} is not valid JSON (${reason.split('\n')[0]}); the run cannot be resumed: use another --out, or --force to replace it`),
+    })) as Record<string, unknown> | undefined;
   }
-  const hasCheckpoint = await stat(join(out, 'checkpoint', 'state.json')).then(
+  const hasCheckpoint = await stat(join(runPaths(out).checkpoint, 'state.json')).then(
     (s) => s.isFile(),
     () => false,
   );
@@ -147,7 +143,7 @@ export async function planRunDirectory(
     }
   }
   if (!state.hasCheckpoint) {
-    return { resume: false, replace: false, notes: [`--resume: no checkpoint in ${join(out, 'checkpoint')}; starting a fresh run`] };
+    return { resume: false, replace: false, notes: [`--resume: no checkpoint in ${runPaths(out).checkpoint}; starting a fresh run`] };
   }
   return { resume: true, replace: false, notes: [], ...(state.config !== undefined ? { config: state.config } : {}) };
 }

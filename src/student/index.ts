@@ -30,4 +30,5 @@ export {
   loadLayersModelStandardized,
   stripInputNormalization,
 } from './normalization.js';
+export { countModelParams, countSavedModelParams, isCountedParam } from './params.js';
 export type { InputNormalization, NormalizationMetadata, StudentInputSpec } from './normalization.js';

@@ -1,5 +1,5 @@
 /** `loadTeacher`: a path (bundle, run directory, model.json) or an in-memory model -> a frozen Teacher. */
-import { stat } from 'node:fs/promises';
+import { BUNDLE_LOOKUP_TEXT, findBundleDir, kindOf } from '../run/paths.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { readModelJSON, resolveModelLocation } from '../io/fs-handler.js';
@@ -13,23 +13,6 @@ import type { LoadTeacherOptions } from './teacher.js';
 import { teacherFromLayersModel, withFixedInputShape } from './from-layers.js';
 import { teacherFromGraphModel } from './from-graph.js';
 
-async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
-  try {
-    const s = await stat(p);
-    return s.isDirectory() ? 'dir' : 'file';
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Where a student bundle may sit, relative to the given directory, in order of preference: the directory itself, a run
- * directory's best/ (best model so far), its checkpoint/ (a bundle saved there directly, or the checkpoint layout of
- * src/train: checkpoint/student/), and student/ (for a checkpoint directory given itself; a run's exported student/
- * has no bundle.json and is not picked).
- */
-export const RUN_BUNDLE_DIRS: readonly string[] = ['', 'best', 'checkpoint', path.join('checkpoint', 'student'), 'student'];
-
 /** Where a teacher path leads: a bundle directory, or a model JSON file. */
 export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: string; modelFile?: string }> {
   const abs = path.resolve(p);
@@ -42,15 +25,11 @@ export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: strin
     if (path.basename(abs) === BUNDLE_FILE) return { bundleDir: path.dirname(abs) };
     return { modelFile: abs };
   }
-  for (const sub of RUN_BUNDLE_DIRS) {
-    const dir = path.join(abs, sub);
-    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') return { bundleDir: dir };
-  }
+  const bundleDir = await findBundleDir(abs);
+  if (bundleDir !== undefined) return { bundleDir };
   const modelFile = resolveModelLocation(abs).modelFile;
   if ((await kindOf(modelFile)) === 'file') return { modelFile };
-  throw new TeacherError(`teacher directory ${abs} holds no model: looked for ${BUNDLE_FILE} (a student bundle), ` +
-    `best/${BUNDLE_FILE}, checkpoint/${BUNDLE_FILE}, checkpoint/student/${BUNDLE_FILE} (a run directory), ` +
-    `student/${BUNDLE_FILE} (a checkpoint directory) and ` +
+  throw new TeacherError(`teacher directory ${abs} holds no model: looked for ${BUNDLE_LOOKUP_TEXT}, and ` +
     `model.json (a tfjs model)`);
 }
 
@@ -102,7 +81,8 @@ function isGraphModel(m: unknown): m is tf.GraphModel {
 /**
  * Load and freeze a teacher. `pathOrModel`: a bundle or run directory, a model.json (layers or graph format), a
  * directory with a model.json, or an in-memory Student / TappedModel / tf.LayersModel / tf.GraphModel (frozen in place).
- * Bad input is refused with a TeacherError (names, classes, paths) or a ModelFileError (the files themselves).
+ * Bad input is refused with a TeacherError (names, classes, paths) or a ModelFileError (the files themselves), both
+ * `CdsDistillError`s of kind 'user'.
  */
 export async function loadTeacher(
   pathOrModel: string | Student | TappedModel | tf.LayersModel | tf.GraphModel,

@@ -16,11 +16,12 @@ import { tf } from '../runtime/tf.js';
 import type { InputShape } from '../models/types.js';
 import { Student } from '../student/student.js';
 import type { InputNormalization } from '../student/normalization.js';
+import { CdsDistillError } from '../errors.js';
 
 type Shape3 = readonly [number, number, number];
 
 /** A teacher that cannot be used as asked (bad path, unknown stage name, wrong class count, ...). */
-export class TeacherError extends Error {
+export class TeacherError extends CdsDistillError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'TeacherError';
@@ -79,6 +80,10 @@ export interface LoadTeacherOptions {
   readonly inputShape?: InputShape;
 }
 
+/**
+ * What the frozen teacher produced for a batch (no gradient flows into it): what `Teacher.forward` returns and methods
+ * read as `StepContext.teacher`. The one definition (methods import it from here).
+ */
 export type TeacherOutputs = {
   readonly features: tf.Tensor4D[];
   readonly pooled: tf.Tensor2D;

@@ -3,7 +3,6 @@
  * `distill` (a student trained from a frozen teacher). Both resolve the reference recipes' defaults, write a run
  * directory when `out` is given, report progress through callbacks and print nothing.
  */
-import { readFile } from 'node:fs/promises';
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { backendReport } from '../runtime/index.js';
@@ -18,11 +17,13 @@ import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, resolveMethodO
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fit } from './fit.js';
 import { readCheckpoint } from './checkpoint.js';
 import { DirectoryLock, lockHolder, LockError } from '../run/lock.js';
 import { clearRunFiles, planRunDirectory, readRunDirectory, RUN_LOCK, settingDifferences } from '../run/run-dir.js';
+import { runPaths } from '../run/paths.js';
+import { readRunConfig } from '../run/config.js';
 import type { RunDirectoryPlan, SettingCheck } from '../run/run-dir.js';
 import type { EpochMetrics, FitResult, StepProgress, TeacherModel } from './fit.js';
 import { describeSchedule, scaleMilestones } from './schedule.js';
@@ -330,11 +331,10 @@ function checkRunFitsData(method: string, needs: MethodNeeds, o: RunOptions, bat
  */
 export async function runClassNames(dir: string): Promise<readonly string[] | undefined> {
   try {
-    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { classNames?: unknown };
-    const names = config.classNames;
+    const names: unknown = (await readRunConfig(dir))?.classNames;
     return Array.isArray(names) && names.every((n) => typeof n === 'string') ? (names as string[]) : undefined;
   } catch {
-    return undefined;
+    return undefined; // not a run directory, or an unreadable config.json: nothing recorded
   }
 }
 
@@ -751,7 +751,7 @@ export async function checkRun(kind: 'train' | 'distill', options: TrainOptions 
   try {
     if (plan?.resume === true && o.out !== undefined) {
       checkSameData(o.out, dataset, plan!.config);
-      const dir = join(o.out, 'checkpoint');
+      const dir = runPaths(o.out).checkpoint;
       const ckpt = await readCheckpoint(dir).catch((err: unknown) => {
         throw new ConfigError(`${dir} cannot be read (${(err as Error).message.split('\n')[0]}); resume is impossible: use --force to start over, or another --out`);
       });
@@ -794,12 +794,27 @@ export async function checkRun(kind: 'train' | 'distill', options: TrainOptions 
   }
 }
 
-/** Train a zoo model with a method that needs no teacher (ce, ds, ds-kl, cds, cds-simclr): teachers and ablations. */
+/**
+ * Train a zoo model with a method that needs no teacher (ce, ds, ds-kl, cds, cds-simclr): teachers and ablations.
+ *
+ * Throws (all `CdsDistillError`s of kind 'user', one line each): ConfigError (options, run directory), MethodError
+ * (unknown method or method option), ModelError (unknown zoo model), DataError (the dataset), LockError (the run
+ * directory is in use), MetricsLogError (a resumed run's metrics.jsonl is damaged), TrainingDivergedError (the loss
+ * stopped being finite; the last good checkpoint is kept).
+ */
 export async function train(options: TrainOptions): Promise<RunResult> {
   return run('train', options, options.model, options.method ?? 'cds', undefined, {});
 }
 
-/** Distil a zoo student from a frozen teacher with any method (default cds-kd). */
+/**
+ * Distil a zoo student from a frozen teacher with any method (default cds-kd).
+ *
+ * Throws (all `CdsDistillError`s of kind 'user', one line each): ConfigError (options, run directory), MethodError
+ * (unknown method or method option), ModelError (unknown zoo model), DataError (the dataset), TeacherError or
+ * ModelFileError (the teacher, or a method that needs stages it lacks: MethodError), LockError (the run
+ * directory is in use), MetricsLogError (a resumed run's metrics.jsonl is damaged), TrainingDivergedError (the loss
+ * stopped being finite; the last good checkpoint is kept).
+ */
 export async function distill(options: DistillOptions): Promise<RunResult> {
   return run('distill', options, options.student, options.method ?? 'cds-kd', options.teacher, options);
 }

@@ -1,10 +1,10 @@
 /** `exportRun`: a run directory -> the bare student a user ships (no heads, no auxiliary classifiers). */
 import * as path from 'node:path';
-import { BUNDLE_FILE, exportStudent, loadStudentBundle } from '../student/index.js';
+import { exportStudent, loadStudentBundle } from '../student/index.js';
 import type { ExportResult } from '../student/index.js';
 import { ModelFileError } from '../io/index.js';
 import { ConfigError } from './api.js';
-import { kindOf } from './saved-models.js';
+import { findBundleDir, kindOf, BUNDLE_LOOKUP_TEXT } from '../run/paths.js';
 
 export interface ExportRunOptions {
   /** 'best' (default): the run's best/ bundle (falls back to the last checkpoint); 'last': checkpoint/student. */
@@ -21,7 +21,11 @@ export interface ExportRunResult extends ExportResult {
   readonly meta: Readonly<Record<string, unknown>>;
 }
 
-/** Write a run's student (its best/ or last checkpoint bundle) as a bare tfjs LayersModel (no heads) into `outDir`. */
+/**
+ * Write a run's student (its best/ or last checkpoint bundle) as a bare tfjs LayersModel (no heads) into `outDir`.
+ * Throws ModelFileError (not a directory, no bundle in it, unreadable bundle) or ConfigError (a bad `from`):
+ * `CdsDistillError`s of kind 'user'.
+ */
 export async function exportRun(runDir: string, outDir: string, options: ExportRunOptions = {}): Promise<ExportRunResult> {
   const abs = path.resolve(runDir);
   if ((await kindOf(abs)) !== 'dir') {
@@ -29,21 +33,9 @@ export async function exportRun(runDir: string, outDir: string, options: ExportR
   }
   const from = options.from ?? 'best';
   if (from !== 'best' && from !== 'last') throw new ConfigError(`from must be 'best' or 'last', got ${String(from)}`);
-  const order = from === 'best' ? ['', 'best', path.join('checkpoint', 'student')] : ['', path.join('checkpoint', 'student'), 'best'];
-  let bundleDir: string | undefined;
-  for (const sub of order) {
-    const dir = path.join(abs, sub);
-    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') {
-      bundleDir = dir;
-      break;
-    }
-  }
+  const bundleDir = await findBundleDir(abs, from);
   if (bundleDir === undefined) {
-    throw new ModelFileError(
-      abs,
-      `${abs} holds no student bundle: looked for best/${BUNDLE_FILE} and checkpoint/student/${BUNDLE_FILE} ` +
-        `(a run directory written by train/distill with --out) and ${BUNDLE_FILE} (a bundle directory)`,
-    );
+    throw new ModelFileError(abs, `${abs} holds no student bundle: looked for ${BUNDLE_LOOKUP_TEXT}; give a run directory written by train/distill with --out`);
   }
   const student = await loadStudentBundle(bundleDir);
   try {

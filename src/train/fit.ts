@@ -3,8 +3,6 @@
  * method *needs* (views, teacher, sample indices) and sums the named loss terms the method returns; it never asks
  * which method runs.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { Batcher, standardAugment, twoViews } from '../data/index.js';
@@ -19,7 +17,11 @@ import { evaluate } from './evaluate.js';
 import type { ClassificationMetrics } from './metrics.js';
 import { hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { TrainingState } from './checkpoint.js';
-import { appendMetricsLog, readMetricsLog, writeMetricsLog } from './metrics-log.js';
+import { appendMetricsLog, readMetricsLog, writeMetricsLog } from '../run/metrics-log.js';
+import { createRunDir } from '../run/config.js';
+import { runPaths } from '../run/paths.js';
+import { CdsDistillError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
 export interface TeacherModel extends FrozenTeacher {
@@ -99,7 +101,7 @@ export interface FitOptions {
 }
 
 /** A loss that is not a finite number: the run stops, the last good checkpoint is kept. */
-export class TrainingDivergedError extends Error {
+export class TrainingDivergedError extends CdsDistillError {
   override name = 'TrainingDivergedError';
   constructor(
     message: string,
@@ -169,9 +171,10 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const { needs, train, test, epochs, batchSize, runDir } = options;
   let student = options.student;
   let method = options.method;
-  if (needs.teacher && !options.teacher) throw new Error('this method needs a teacher');
-  const checkpointDir = runDir ? join(runDir, 'checkpoint') : undefined;
-  const metricsFile = runDir ? join(runDir, 'metrics.jsonl') : undefined;
+  if (needs.teacher && !options.teacher) throw new ConfigError('this method needs a teacher: pass FitOptions.teacher (distill() loads one from --teacher)');
+  const paths = runDir ? runPaths(runDir) : undefined;
+  const checkpointDir = paths?.checkpoint;
+  const metricsFile = paths?.metrics;
 
   const batcher = new Batcher(train, {
     batchSize,
@@ -187,10 +190,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
 
-  if (runDir) {
-    await mkdir(runDir, { recursive: true });
-    if (options.config !== undefined) await writeFile(join(runDir, 'config.json'), JSON.stringify(options.config, null, 2) + '\n');
-  }
+  if (runDir) await createRunDir(runDir, options.config);
   if (options.resume && checkpointDir && hasCheckpoint(checkpointDir)) {
     const ckpt = await readCheckpoint(checkpointDir);
     student.dispose();
@@ -308,7 +308,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     const improved = best == null || testMetrics.top1 > best.top1;
     if (improved) {
       best = { top1: testMetrics.top1, epoch: epoch + 1 };
-      if (runDir) await saveStudentBundle(student, join(runDir, 'best'), { epoch: epoch + 1, top1: testMetrics.top1 });
+      if (paths) await saveStudentBundle(student, paths.best, { epoch: epoch + 1, top1: testMetrics.top1 });
     }
     state = snapshot(epoch + 1, state.globalStep, sources, NO_PROGRESS, best);
     await saveCheckpoint(state);
@@ -316,7 +316,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
   }
 
-  if (runDir && !interrupted) await exportStudent(student, join(runDir, 'student'));
+  if (paths && !interrupted) await exportStudent(student, paths.student);
   // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
   disposeOptimizer(optimizer);
   disposeMethod(method);

@@ -6,8 +6,8 @@ export type { FitOptions, FitResult, EpochMetrics, StepProgress, OptimizerConfig
 export { evaluate } from './evaluate.js';
 export type { EvaluateOptions } from './evaluate.js';
 export { MetricsAccumulator } from './metrics.js';
-export { MetricsLogError, parseMetricsLog, readMetricsLog, writeMetricsLog, appendMetricsLog } from './metrics-log.js';
-export type { MetricsLog } from './metrics-log.js';
+export { MetricsLogError, parseMetricsLog, readMetricsLog, writeMetricsLog, appendMetricsLog } from '../run/metrics-log.js';
+export type { MetricsLog } from '../run/metrics-log.js';
 export type { ClassificationMetrics } from './metrics.js';
 export { learningRate, scaleMilestones } from './schedule.js';
 export type { ScheduleConfig, LrScheduleOptions } from './schedule.js';

@@ -2,13 +2,14 @@
  * Saved models as users hand them over (a run directory, a bundle, a model directory or model.json): loading, size,
  * inference latency, and accuracy/calibration on a dataset (`evaluateModel`). Nothing here prints.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { BUNDLE_LOOKUP_TEXT, STUDENT_DIR, findBundleDir, kindOf } from '../run/paths.js';
+import { readRunConfig } from '../run/config.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { backendReport } from '../runtime/index.js';
 import { loadDataset } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
-import { BUNDLE_FILE, loadLayersModelStandardized, loadStudentBundle } from '../student/index.js';
+import { BUNDLE_FILE, countModelParams, loadLayersModelStandardized, loadStudentBundle } from '../student/index.js';
 import type { Student, StudentInputSpec } from '../student/index.js';
 import { loadGraphModelFromDir, ModelFileError, readModelJSON } from '../io/index.js';
 import { logitsPredictor } from '../models/logits.js';
@@ -24,15 +25,6 @@ export function median(xs: readonly number[]): number {
   return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/**
- * Parameters of a model as the CIFAR tables count them: every weight but BatchNorm's moving statistics, trainable or
- * not (a frozen teacher's weights count too).
- */
-export function countModelParams(model: tf.LayersModel): number {
-  return model.weights
-    .filter((w) => !/moving_(mean|variance)/.test(w.originalName))
-    .reduce((s, w) => s + w.shape.reduce<number>((a, d) => a * (d ?? 1), 1), 0);
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Inference latency
@@ -78,17 +70,6 @@ export function measureLatency(model: tf.LayersModel | tf.GraphModel, options: L
 // ---------------------------------------------------------------------------------------------------------------------
 // Saved models and runs
 
-export async function kindOf(p: string): Promise<'dir' | 'file' | undefined> {
-  try {
-    return (await stat(p)).isDirectory() ? 'dir' : 'file';
-  } catch {
-    return undefined;
-  }
-}
-
-/** Where a student bundle sits in a run directory, in order of preference (the best model first). */
-const BUNDLE_PLACES = ['', 'best', path.join('checkpoint', 'student'), 'checkpoint'];
-
 export interface LoadedModel {
   /** input -> logits, inference mode. */
   readonly model: tf.LayersModel;
@@ -109,7 +90,8 @@ export interface LoadedModel {
 }
 
 /**
- * Load a model to evaluate: a run directory (its best/ bundle, else checkpoint/student, else its exported student/),
+ * Load a model to evaluate: a run directory (a bundle in src/run's lookup order: best/, else the last checkpoint; else
+ * its exported student/),
  * a student bundle directory, a model directory or a model.json. A missing path or a directory without a model is a
  * ModelFileError saying what was looked for.
  */
@@ -120,13 +102,7 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
     throw new ModelFileError(abs, `${abs} does not exist (expected a run directory, a student bundle directory, a model directory or a model.json)`);
   }
   let runConfig: RunConfig | undefined;
-  if (kind === 'dir' && (await kindOf(path.join(abs, 'config.json'))) === 'file') {
-    try {
-      runConfig = JSON.parse(await readFile(path.join(abs, 'config.json'), 'utf8')) as RunConfig;
-    } catch {
-      runConfig = undefined;
-    }
-  }
+  if (kind === 'dir') runConfig = await readRunConfig(abs).catch(() => undefined);
   const fromBundle = async (dir: string): Promise<LoadedModel> => {
     const student = await loadStudentBundle(dir);
     return {
@@ -140,18 +116,15 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
     return { model, kind: 'layers', source: file, runConfig, ...(spec ? { inputSpec: spec } : {}), dispose: () => model.dispose() };
   };
   if (kind === 'file') return path.basename(abs) === BUNDLE_FILE ? fromBundle(path.dirname(abs)) : fromLayers(abs);
-  for (const sub of BUNDLE_PLACES) {
-    const dir = path.join(abs, sub);
-    if ((await kindOf(path.join(dir, BUNDLE_FILE))) === 'file') return fromBundle(dir);
-  }
-  for (const sub of ['', 'student']) {
+  const bundleDir = await findBundleDir(abs);
+  if (bundleDir !== undefined) return fromBundle(bundleDir);
+  for (const sub of ['', STUDENT_DIR]) {
     const file = path.join(abs, sub, 'model.json');
     if ((await kindOf(file)) === 'file') return fromLayers(file);
   }
   throw new ModelFileError(
     abs,
-    `${abs} holds no model: looked for ${BUNDLE_FILE} (a student bundle) in it, best/, checkpoint/student/ and ` +
-      `checkpoint/ (a run directory), and for model.json in it and student/`,
+    `${abs} holds no model: looked for ${BUNDLE_LOOKUP_TEXT}, and for model.json in it and ${STUDENT_DIR}/`,
   );
 }
 
@@ -212,6 +185,9 @@ export function checkModelFitsData(model: tf.LayersModel, data: Dataset, what: s
 /**
  * Top-1/top-5, ECE and NLL on the test split, parameters and latency per image of a saved model or run. `data`: a
  * dataset spec or a loaded test split; default (for a run directory) the run's own data spec.
+ *
+ * Throws ModelFileError (no model at the path, an unreadable file), DataError (the dataset), ConfigError (the model's
+ * input or class count does not fit the data): `CdsDistillError`s of kind 'user'.
  */
 export async function evaluateModel(
   pathOrRun: string,

@@ -15,12 +15,14 @@ import {
   rkdLoss,
   similarityPreservingLoss,
 } from '../losses/index.js';
+import { l2Normalize } from '../losses/util.js';
 import { convRegressor, linearAdapter, matchStages } from '../align/index.js';
 import { labeledOnly, numberOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe, MethodRun, MethodSetup, StepContext, TeacherFeatures } from './types.js';
 
 function requireTeacher(setup: MethodSetup, method: string): FrozenTeacher {
-  if (setup.teacher == null) throw new Error(`method ${method} needs a teacher`);
+  if (setup.teacher == null) throw new MethodError(`method ${method} needs a teacher: pass --teacher (a run directory, bundle or model.json)`);
   return setup.teacher;
 }
 
@@ -179,10 +181,6 @@ function embed(name: string, inDim: number, dim: number, setup: MethodSetup): tf
   return linearAdapter(name, inDim, dim, setup.rng);
 }
 
-function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.maximum(tf.norm(x, 2, 1, true), 1e-12)) as tf.Tensor2D;
-}
-
 export const crd: MethodRecipe = {
   name: 'crd',
   summary: 'contrastive representation distillation: 0.8 x NCE against K = 16384 memory-bank negatives, 128-d embeddings, T = 0.07',
@@ -214,8 +212,8 @@ export const crd: MethodRecipe = {
       lossTerms: (ctx) => {
         const terms: Record<string, tf.Scalar> = {};
         weighted(terms, 'ce', numberOption(o, 'ce'), () => supervisedCrossEntropy(ctx));
-        const embS = l2normalize(embedStudent.apply(ctx.student.pooled) as tf.Tensor2D);
-        const embT = l2normalize(embedTeacher.apply(ctx.teacher!.pooled) as tf.Tensor2D);
+        const embS = l2Normalize(embedStudent.apply(ctx.student.pooled) as tf.Tensor2D, 1) as tf.Tensor2D;
+        const embT = l2Normalize(embedTeacher.apply(ctx.teacher!.pooled) as tf.Tensor2D, 1) as tf.Tensor2D;
         const contrastIdx = memory.sampleNegatives(ctx.sampleIndices, memory.numNegatives, rng);
         weighted(terms, 'crd', numberOption(o, 'crd'), () => crdLoss(embS, embT, memory, ctx.sampleIndices, { contrastIdx }));
         pending = { embS: embS.dataSync() as Float32Array, embT: embT.dataSync() as Float32Array };

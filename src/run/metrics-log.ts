@@ -8,10 +8,11 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
-import type { EpochMetrics } from './fit.js';
+import type { EpochMetrics } from '../train/fit.js';
+import { CdsDistillError } from '../errors.js';
 
 /** metrics.jsonl holds a line that is not an epoch's JSON (and is not a torn last line). */
-export class MetricsLogError extends Error {
+export class MetricsLogError extends CdsDistillError {
   override name = 'MetricsLogError';
   constructor(
     message: string,
