@@ -194,7 +194,7 @@ export function list(value: string): string[] {
   return items;
 }
 
-const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'onednn', 'wasm', 'cpu'];
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Shared options
