@@ -104,18 +104,23 @@ function convDims(xShape: number[], filterShape: number[], attrs: ConvAttrs, dep
     depthwise,
   );
   const p = info.padInfo;
+  // The far-side padding that makes oneDNN's output size tfjs' (tfjs sizes numeric padding of non-square kernels by
+  // the filter height, and 'same' may pad one more row than the last window reads): zeros either way.
+  // A negative value (the last rows are never read) becomes 0: oneDNN floors (in + padding - kernel) / stride too.
+  const far = (inn: number, k: number, dil: number, s: number, near: number, out: number): number => Math.max(0, (out - 1) * s + (k - 1) * dil + 1 - inn - near);
+  const bottom = far(info.inHeight, info.filterHeight, info.dilationHeight, info.strideHeight, p.top, info.outHeight);
+  const right = far(info.inWidth, info.filterWidth, info.dilationWidth, info.strideWidth, p.left, info.outWidth);
   const dims = [
     info.batchSize, info.inHeight, info.inWidth, info.inChannels,
     info.outHeight, info.outWidth, info.outChannels,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-    p.top, p.left, p.bottom, p.right, depthwise ? info.inChannels : 1,
+    p.top, p.left, bottom, right, depthwise ? info.inChannels : 1,
   ];
   if (dims.some((d) => !Number.isInteger(d)) || sizeOf(dims.slice(0, 7)) === 0) return undefined;
-  // oneDNN requires (in + padding - effective kernel) / stride + 1 == out on both axes; anything else runs in JS.
   const fits = (inn: number, k: number, dil: number, s: number, pl: number, pr: number, out: number): boolean =>
-    pl >= 0 && pr >= 0 && Math.floor((inn + pl + pr - ((k - 1) * dil + 1)) / s) + 1 === out;
-  if (!fits(info.inHeight, info.filterHeight, info.dilationHeight, info.strideHeight, p.top, p.bottom, info.outHeight)) return undefined;
-  if (!fits(info.inWidth, info.filterWidth, info.dilationWidth, info.strideWidth, p.left, p.right, info.outWidth)) return undefined;
+    pl >= 0 && Math.floor((inn + pl + pr - ((k - 1) * dil + 1)) / s) + 1 === out;
+  if (!fits(info.inHeight, info.filterHeight, info.dilationHeight, info.strideHeight, p.top, bottom, info.outHeight)) return undefined;
+  if (!fits(info.inWidth, info.filterWidth, info.dilationWidth, info.strideWidth, p.left, right, info.outWidth)) return undefined;
   return Int32Array.from(dims);
 }
 
