@@ -119,6 +119,7 @@ def main():
     ap.add_argument('--steps', type=int, default=3)
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--no-augment', action='store_true', help='feed the images as they are (the npm run bench CE step)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -141,10 +142,8 @@ def main():
 
     def step():
         t0 = time.perf_counter()
-        if a.method == 'cds':
-            x = torch.cat([augment(images, gen), augment(images, gen)])
-        else:
-            x = augment(images, gen)
+        aug = (lambda t: t) if a.no_augment else (lambda t: augment(t, gen))
+        x = torch.cat([aug(images), aug(images)]) if a.method == 'cds' else aug(images)
         feats, logits = net(x)
         loss = F.cross_entropy(logits[: a.batch], labels)
         if heads is not None:

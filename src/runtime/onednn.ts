@@ -43,7 +43,8 @@ function findAddon(): string | undefined {
   return undefined;
 }
 
-function threadCount(): number {
+/** The threads the native kernels use: CDS_ONEDNN_THREADS, else every core. */
+export function onednnThreadCount(): number {
   const raw = process.env[ONEDNN_THREADS_ENV]?.trim();
   const n = raw ? Number(raw) : NaN;
   if (Number.isInteger(n) && n >= 1) return n;
@@ -68,7 +69,7 @@ export function loadOnednn(): OnednnLoad {
     process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
     const require = createRequire(import.meta.url);
     const addon = require(path) as OnednnAddon;
-    addon.setThreads(threadCount());
+    addon.setThreads(onednnThreadCount());
     cached = { ok: true, addon, path };
   } catch (err) {
     const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
