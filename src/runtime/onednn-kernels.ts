@@ -41,6 +41,7 @@ export interface OnednnAddon {
   tile(x: Float32Array, out: Float32Array, inShape: Int32Array, outShape: Int32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
   copyBlock(src: Float32Array, srcShape: Int32Array, srcBegin: Int32Array, dst: Float32Array, dstShape: Int32Array, dstBegin: Int32Array, block: Int32Array): void;
+  batchNormGrad(x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, dy: Float32Array, eps: number, dx: Float32Array, dmean: Float32Array, dvariance: Float32Array, dscale: Float32Array, doffset: Float32Array): void;
   pool(op: 0 | 1, x: Float32Array, out: Float32Array, dims: Int32Array): void;
   poolGrad(op: 0 | 1, dy: Float32Array, x: Float32Array | null, dx: Float32Array, dims: Int32Array): void;
   setThreads(n: number): void;
@@ -433,6 +434,71 @@ function batchNorm(addon: OnednnAddon): tf.KernelConfig {
   });
 }
 
+/** The onednn-only kernel behind the batch-norm gradient (see `registerBatchNormGradient`). */
+export const BATCH_NORM_GRAD_KERNEL = 'CdsOnednnFusedBatchNormGrad';
+
+/** Per-channel parameters of x [..., C]: rank 1, length C. */
+function perChannel(x: TensorInfo, p: TensorInfo | undefined): boolean {
+  return p != null && p.dtype === 'float32' && p.shape.length === 1 && p.shape[0] === x.shape[x.shape.length - 1];
+}
+
+function batchNormGrad(addon: OnednnAddon): tf.KernelConfig {
+  return {
+    kernelName: BATCH_NORM_GRAD_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs, backend: b }) => {
+      const backend = b as PooledBackend;
+      const { x, mean, variance, scale, dy } = inputs as Record<string, TensorInfo | undefined>;
+      const get = (t: TensorInfo | undefined): Float32Array => {
+        const v = floatValues(backend, t);
+        if (!v) throw new Error(`${BATCH_NORM_GRAD_KERNEL}: expected float32 inputs`);
+        return v;
+      };
+      const xv = get(x);
+      const c = mean!.shape[0]!;
+      const dx = backend.alloc(xv.length);
+      const [dmean, dvariance, dscale, doffset] = [0, 1, 2, 3].map(() => backend.alloc(c)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+      addon.batchNormGrad(xv, get(mean), get(variance), scale ? get(scale) : null, get(dy), eps, dx, dmean, dvariance, dscale, doffset);
+      return [result(backend, [...x!.shape], dx), ...[dmean, dvariance, dscale, doffset].map((o) => result(backend, [c], o))];
+    },
+  };
+}
+
+let gradientRegistered = false;
+
+/**
+ * Replace the FusedBatchNorm gradient with one that, on the onednn backend and for per-channel statistics of a
+ * float32 channels-last input (what tfjs-layers' BatchNormalization trains with), computes all five gradients in one
+ * native kernel (two passes over x instead of about sixteen). Everywhere else, and for any other shapes, it calls
+ * tfjs' own gradient unchanged: other backends see no difference. Registered once per process.
+ */
+export function registerBatchNormGradient(): void {
+  if (gradientRegistered) return;
+  const original = tf.getGradient('FusedBatchNorm');
+  if (original == null) return;
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const [x, mean, variance, scale] = saved as tf.Tensor[];
+      const grad = Array.isArray(dy) ? dy[0]! : dy;
+      const fits =
+        tf.getBackend() === BACKEND && x != null && x.dtype === 'float32' && grad.dtype === 'float32' && x.shape.length >= 2 &&
+        perChannel(x, mean) && perChannel(x, variance) && (scale == null || perChannel(x, scale));
+      if (!fits) return original.gradFunc(dy, saved, attrs);
+      // Computed here, not in the closures: tfjs runs each closure in its own tidy, which would free the others' outputs.
+      // The backward pass's scope frees whichever gradients are not used.
+      const [dx, dmean, dvariance, dscale, doffset] = tf.engine().runKernel(
+        BATCH_NORM_GRAD_KERNEL,
+        { x: x!, mean: mean!, variance: variance!, dy: grad, ...(scale ? { scale } : {}) },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      return { x: () => dx!, mean: () => dmean!, variance: () => dvariance!, scale: () => dscale!, offset: () => doffset! };
+    },
+  });
+  gradientRegistered = true;
+}
+
 interface PoolAttrs {
   filterSize: number | [number, number];
   strides: number | [number, number];
@@ -500,6 +566,7 @@ export function onednnKernelConfigs(addon: OnednnAddon): tf.KernelConfig[] {
     slice(addon),
     padV2(addon),
     batchNorm(addon),
+    batchNormGrad(addon),
     pool('MaxPool', addon),
     pool('AvgPool', addon),
     poolGrad('MaxPoolGrad', addon),

@@ -12,13 +12,18 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf } from './tf.js';
-import { onednnKernelConfigs, runCpuKernel } from './onednn-kernels.js';
+import { onednnKernelConfigs, registerBatchNormGradient, runCpuKernel } from './onednn-kernels.js';
 import type { OnednnAddon } from './onednn-kernels.js';
 
 /** Set to 0 to hide the addon (the backend then counts as not installed): used to prove the fallback. */
 export const ONEDNN_ENV = 'CDS_ONEDNN';
 /** Threads the native kernels use. Default: every core `os.availableParallelism()` reports. */
 export const ONEDNN_THREADS_ENV = 'CDS_ONEDNN_THREADS';
+/**
+ * Convolution activation layout: 'nhwc' (default: activations stay in tfjs' layout, oneDNN picks only the weights'
+ * layout) or 'any' (oneDNN picks the activations' layout too, with reorders from/to NHWC around each call).
+ */
+export const ONEDNN_LAYOUT_ENV = 'CDS_ONEDNN_LAYOUT';
 /** The command that builds the addon after oneDNN has been installed. */
 export const ONEDNN_BUILD_COMMAND = 'npm rebuild cds-distill';
 /** One line: how to get the backend. */
@@ -70,6 +75,7 @@ export function loadOnednn(): OnednnLoad {
     const require = createRequire(import.meta.url);
     const addon = require(path) as OnednnAddon;
     addon.setThreads(onednnThreadCount());
+    addon.setLayout(process.env[ONEDNN_LAYOUT_ENV]?.trim() === 'any' ? 0 : 1);
     cached = { ok: true, addon, path };
   } catch (err) {
     const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
@@ -181,6 +187,7 @@ export function registerOnednnBackend(): { ok: true } | { ok: false; reason: str
     if (tf.getKernel(config.kernelName, 'onednn') != null) tf.unregisterKernel(config.kernelName, 'onednn');
     tf.registerKernel(config);
   }
+  registerBatchNormGradient();
   registered = true;
   return { ok: true };
 }

@@ -26,7 +26,7 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
 const calls = new Map<string, number>();
 function countCalls(addon: OnednnAddon): void {
   const target = addon as unknown as Record<string, unknown>;
-  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'pool', 'poolGrad', 'copyBlock']) {
+  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'pool', 'poolGrad', 'copyBlock']) {
     const f = target[name] as (...args: unknown[]) => unknown;
     target[name] = (...args: unknown[]) => {
       calls.set(name, (calls.get(name) ?? 0) + 1);
@@ -221,7 +221,7 @@ if (skipAddonCheck) {
             };
             return [f(x!, gamma!, beta!), ...tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(xx, g, b), r!)))([x!, gamma!, beta!])];
           },
-          ['batchNorm', 'reduce', 'binary'],
+          ['batchNorm', 'batchNormGrad', 'reduce', 'binary'],
         );
         await compare(
           `batchNorm inference ${shape}`,
