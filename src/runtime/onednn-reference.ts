@@ -74,7 +74,9 @@ export function runReferenceStep(o: ReferenceStepOptions): ReferenceOutcome {
     '--classes', String(o.classes), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads),
     ...(o.augment === false ? ['--no-augment'] : []),
   ];
-  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // The same OpenMP wait policy onednn sets for itself: spinning threads on a shared machine would handicap PyTorch.
+  const env = { ...process.env, OMP_WAIT_POLICY: process.env['OMP_WAIT_POLICY'] ?? 'PASSIVE' };
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status !== 0) {
     const last = (r.stderr ?? '').trim().split('\n').pop() ?? `exit ${r.status}`;
     return { ok: false, reason: `the PyTorch reference failed: ${last.slice(0, 200)}` };
