@@ -352,6 +352,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case 4: binary_loop([](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::max(x, y); }, a, b, o, shape, as, bs); break;
     case 5: binary_loop([](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y); }, a, b, o, shape, as, bs); break;
     case 6: binary_loop([](float x, float y) { return (x - y) * (x - y); }, a, b, o, shape, as, bs); break;
+    case 7: binary_loop([](float dy, float x) { return x > 0.f ? dy : (std::isnan(x) ? x : 0.f); }, a, b, o, shape, as, bs); break;  // ReLU gradient
     default: break;
   }
   return info.Env().Undefined();

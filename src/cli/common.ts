@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { initBackend, backendReport } from '../runtime/index.js';
+import { initBackend, backendReport, BackendError } from '../runtime/index.js';
 import type { BackendName, BackendRequest } from '../runtime/index.js';
 import { ConfigError, TrainingDivergedError } from '../train/index.js';
 import { DataError } from '../data/index.js';
@@ -32,7 +32,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError];
+const USER_ERRORS = [CliError, ConfigError, DataError, ModelError, MethodError, TeacherError, ModelFileError, TrainingDivergedError, BackendError];
 
 /** Errors a user can fix from the message alone (no stack trace unless --verbose). */
 export function isUserError(err: unknown): boolean {

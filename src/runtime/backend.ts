@@ -8,6 +8,11 @@ import { ONEDNN_BUILD_COMMAND, ONEDNN_INSTALL_HINT, onednnInfo, registerOnednnBa
 // highest-priority registered backend) and must be able to train there. Registering kernels starts no backend.
 registerWasmTrainingKernels();
 
+/** A named backend that cannot be used here; the message (one line) says what to install. */
+export class BackendError extends Error {
+  override name = 'BackendError';
+}
+
 export type BackendRequest = 'auto' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
 export type BackendName = 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
 
@@ -183,7 +188,7 @@ export async function initBackend(name: BackendRequest = 'auto', options: InitBa
     if ('pkg' in result) return done('tensorflow', result.pkg);
     skipped.push(...result.skipped);
     if (name === 'tensorflow') {
-      throw new Error(
+      throw new BackendError(
         `The tensorflow backend is not available: ${skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}. ` +
           `Install @tensorflow/tfjs-node-gpu@${tf.version_core} (CUDA GPU) or @tensorflow/tfjs-node@${tf.version_core} (CPU).`,
       );
@@ -203,7 +208,7 @@ export async function initBackend(name: BackendRequest = 'auto', options: InitBa
       }
     }
     if (name === 'onednn') {
-      throw new Error(`The onednn backend is not available: ${reason}. To use it, ${ONEDNN_INSTALL_HINT}.`);
+      throw new BackendError(`The onednn backend is not available: ${reason}. To use it, ${ONEDNN_INSTALL_HINT}.`);
     }
     skipped.push({ backend: 'onednn', package: ONEDNN_PACKAGE, reason: `${reason} (${ONEDNN_BUILD_COMMAND} after apt-get install libdnnl-dev)` });
   }

@@ -465,6 +465,41 @@ function batchNormGrad(addon: OnednnAddon): tf.KernelConfig {
   };
 }
 
+/** The onednn-only kernel behind the ReLU gradient: dy where x > 0, else 0 (one pass instead of Step + Multiply). */
+export const RELU_GRAD_KERNEL = 'CdsOnednnReluGrad';
+
+function reluGrad(addon: OnednnAddon): tf.KernelConfig {
+  return {
+    kernelName: RELU_GRAD_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, backend: b }) => {
+      const backend = b as PooledBackend;
+      const { dy, x } = inputs as Record<string, TensorInfo>;
+      const dyv = floatValues(backend, dy);
+      const xv = floatValues(backend, x);
+      if (!dyv || !xv || dyv.length !== xv.length) throw new Error(`${RELU_GRAD_KERNEL}: expected float32 dy and x of one shape`);
+      const out = backend.alloc(xv.length);
+      const loop = Int32Array.from([xv.length]);
+      const one = Int32Array.from([1]);
+      addon.binary(7, dyv, xv, out, loop, one, one);
+      return result(backend, [...x!.shape], out);
+    },
+  };
+}
+
+/**
+ * Register `gradFunc` for `kernelName`, used while the onednn backend is active and `gradFunc` returns a result;
+ * otherwise tfjs' own gradient runs unchanged (other backends see no difference).
+ */
+function overrideGradient(kernelName: string, gradFunc: (...args: Parameters<tf.GradFunc>) => ReturnType<tf.GradFunc> | undefined): void {
+  const original = tf.getGradient(kernelName);
+  if (original == null) return;
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => (tf.getBackend() === BACKEND ? gradFunc(dy, saved, attrs) : undefined) ?? original.gradFunc(dy, saved, attrs),
+  });
+}
+
 let gradientRegistered = false;
 
 /**
@@ -475,26 +510,38 @@ let gradientRegistered = false;
  */
 export function registerBatchNormGradient(): void {
   if (gradientRegistered) return;
-  const original = tf.getGradient('FusedBatchNorm');
-  if (original == null) return;
-  tf.registerGradient({
-    ...original,
-    gradFunc: (dy, saved, attrs) => {
-      const [x, mean, variance, scale] = saved as tf.Tensor[];
-      const grad = Array.isArray(dy) ? dy[0]! : dy;
-      const fits =
-        tf.getBackend() === BACKEND && x != null && x.dtype === 'float32' && grad.dtype === 'float32' && x.shape.length >= 2 &&
-        perChannel(x, mean) && perChannel(x, variance) && (scale == null || perChannel(x, scale));
-      if (!fits) return original.gradFunc(dy, saved, attrs);
-      // Computed here, not in the closures: tfjs runs each closure in its own tidy, which would free the others' outputs.
-      // The backward pass's scope frees whichever gradients are not used.
-      const [dx, dmean, dvariance, dscale, doffset] = tf.engine().runKernel(
-        BATCH_NORM_GRAD_KERNEL,
-        { x: x!, mean: mean!, variance: variance!, dy: grad, ...(scale ? { scale } : {}) },
-        attrs as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-      return { x: () => dx!, mean: () => dmean!, variance: () => dvariance!, scale: () => dscale!, offset: () => doffset! };
-    },
+  overrideGradient('FusedBatchNorm', (dy, saved, attrs) => {
+    const [x, mean, variance, scale] = saved as tf.Tensor[];
+    const grad = Array.isArray(dy) ? dy[0]! : dy;
+    const fits =
+      x != null && x.dtype === 'float32' && grad.dtype === 'float32' && x.shape.length >= 2 &&
+      perChannel(x, mean) && perChannel(x, variance) && (scale == null || perChannel(x, scale));
+    if (!fits) return undefined;
+    // Computed here, not in the closures: tfjs runs each closure in its own tidy, which would free the others' outputs.
+    // The backward pass's scope frees whichever gradients are not used.
+    const [dx, dmean, dvariance, dscale, doffset] = tf.engine().runKernel(
+      BATCH_NORM_GRAD_KERNEL,
+      { x: x!, mean: mean!, variance: variance!, dy: grad, ...(scale ? { scale } : {}) },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[];
+    return { x: () => dx!, mean: () => dmean!, variance: () => dvariance!, scale: () => dscale!, offset: () => doffset! };
+  });
+  // ReLU: dy where x > 0 in one native pass (tfjs: Step, then Multiply).
+  overrideGradient('Relu', (dy, saved) => {
+    const [x] = saved as tf.Tensor[];
+    const grad = Array.isArray(dy) ? dy[0]! : dy;
+    if (x == null || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.size !== grad.size || x.size === 0) return undefined;
+    return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: grad, x }, {}) as tf.Tensor };
+  });
+  // Mean: dy / n broadcast back over the reduced axes in one native tile (tfjs: ones of x's shape, Multiply, RealDiv).
+  overrideGradient('Mean', (dy, saved, attrs) => {
+    const [x] = saved as tf.Tensor[];
+    const grad = Array.isArray(dy) ? dy[0]! : dy;
+    if (x == null || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.rank === 0) return undefined;
+    const axes = tf.util.parseAxisParam((attrs as { axis?: number | number[] | null }).axis ?? (null as unknown as number[]), x.shape);
+    const kept = x.shape.map((n, k) => (axes.includes(k) ? 1 : n));
+    const count = axes.reduce((a, k) => a * x.shape[k]!, 1);
+    return { x: () => tf.tile(tf.reshape(tf.div(grad, count), kept), x.shape.map((n, k) => (axes.includes(k) ? n : 1))) };
   });
   gradientRegistered = true;
 }
@@ -567,6 +614,7 @@ export function onednnKernelConfigs(addon: OnednnAddon): tf.KernelConfig[] {
     padV2(addon),
     batchNorm(addon),
     batchNormGrad(addon),
+    reluGrad(addon),
     pool('MaxPool', addon),
     pool('AvgPool', addon),
     poolGrad('MaxPoolGrad', addon),

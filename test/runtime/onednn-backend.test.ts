@@ -4,7 +4,7 @@
  * Where the addon is not built, only the fallback tests can run; in CI (CI=true) that is a failure.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { tf, initBackend, backendReport } from '../../src/runtime/index.js';
+import { tf, initBackend, backendReport, BackendError } from '../../src/runtime/index.js';
 import { loadOnednn, ONEDNN_ENV } from '../../src/runtime/onednn.js';
 import { loadTrainTest } from '../../src/data/index.js';
 import { train } from '../../src/train/index.js';
@@ -23,7 +23,7 @@ describe('onednn backend selection', () => {
       () => undefined,
       (e: unknown) => e as Error,
     );
-    expect(err).toBeInstanceOf(Error);
+    expect(err).toBeInstanceOf(BackendError);
     expect(err!.message).toMatch(/apt-get install libdnnl-dev/);
     expect(err!.message).toMatch(/npm rebuild cds-distill/);
     expect(err!.message.split('\n')).toHaveLength(1);
