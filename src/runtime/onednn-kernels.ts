@@ -434,7 +434,7 @@ function batchNorm(addon: OnednnAddon): tf.KernelConfig {
   });
 }
 
-/** The onednn-only kernel behind the batch-norm gradient (see `registerBatchNormGradient`). */
+/** The onednn-only kernel behind the batch-norm gradient (see `registerOnednnGradients`). */
 export const BATCH_NORM_GRAD_KERNEL = 'CdsOnednnFusedBatchNormGrad';
 
 /** Per-channel parameters of x [..., C]: rank 1, length C. */
@@ -503,12 +503,14 @@ function overrideGradient(kernelName: string, gradFunc: (...args: Parameters<tf.
 let gradientRegistered = false;
 
 /**
- * Replace the FusedBatchNorm gradient with one that, on the onednn backend and for per-channel statistics of a
- * float32 channels-last input (what tfjs-layers' BatchNormalization trains with), computes all five gradients in one
- * native kernel (two passes over x instead of about sixteen). Everywhere else, and for any other shapes, it calls
- * tfjs' own gradient unchanged: other backends see no difference. Registered once per process.
+ * Gradients that run as single native passes while the onednn backend is active (registered once per process):
+ * - FusedBatchNorm, for per-channel statistics of a float32 channels-last input (what tfjs-layers'
+ *   BatchNormalization trains with): all five gradients in one kernel (two passes over x instead of about sixteen);
+ * - Relu: dy where x > 0 (tfjs: Step, then Multiply);
+ * - Mean: dy / n tiled back over the reduced axes (tfjs: ones of x's shape, Multiply, RealDiv).
+ * On any other backend, and for any other shapes or dtypes, tfjs' own gradient runs unchanged.
  */
-export function registerBatchNormGradient(): void {
+export function registerOnednnGradients(): void {
   if (gradientRegistered) return;
   overrideGradient('FusedBatchNorm', (dy, saved, attrs) => {
     const [x, mean, variance, scale] = saved as tf.Tensor[];

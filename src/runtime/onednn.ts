@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf } from './tf.js';
-import { onednnKernelConfigs, registerBatchNormGradient, runCpuKernel } from './onednn-kernels.js';
+import { onednnKernelConfigs, registerOnednnGradients, runCpuKernel } from './onednn-kernels.js';
 import type { OnednnAddon } from './onednn-kernels.js';
 
 /** Set to 0 to hide the addon (the backend then counts as not installed): used to prove the fallback. */
@@ -187,7 +187,7 @@ export function registerOnednnBackend(): { ok: true } | { ok: false; reason: str
     if (tf.getKernel(config.kernelName, 'onednn') != null) tf.unregisterKernel(config.kernelName, 'onednn');
     tf.registerKernel(config);
   }
-  registerBatchNormGradient();
+  registerOnednnGradients();
   registered = true;
   return { ok: true };
 }
