@@ -8,6 +8,7 @@ import { tf, initBackend, backendReport, BackendError } from '../../src/runtime/
 import { loadOnednn, ONEDNN_ENV } from '../../src/runtime/onednn.js';
 import { loadTrainTest } from '../../src/data/index.js';
 import { train } from '../../src/train/index.js';
+import { cli, json } from '../cli/helpers.js';
 
 const built = loadOnednn().ok;
 const requireAddon = built || process.env['CI'] === 'true';
@@ -112,6 +113,24 @@ if (requireAddon) {
       expect(b).toEqual(a);
       const c = await run(8, 6);
       expect(c).not.toEqual(a);
+    });
+  });
+}
+
+if (requireAddon) {
+  describe('cds-distill bench --backend onednn --compare', () => {
+    it('times the same step on wasm (own process) and in PyTorch when importable, with speed ratios', async () => {
+      const r = await cli(['bench', '--model', 'resnet20', '--method', 'ce', '--batch-size', '2', '--input', '8x8x3', '--classes', '3', '--steps', '1', '--warmup', '0', '--backend', 'onednn', '--compare', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = json<{ backend: string; ms_per_step: number; compare: Array<{ backend: string; ms_per_step?: number; speed_vs_this?: number; skipped?: string }> }>(r);
+      expect(j.backend).toBe('onednn');
+      const wasm = j.compare.find((row) => row.backend === 'wasm')!;
+      expect(wasm.ms_per_step).toBeGreaterThan(0);
+      expect(wasm.speed_vs_this).toBeCloseTo(j.ms_per_step / wasm.ms_per_step!, 6);
+      const torch = j.compare.find((row) => row.backend.startsWith('pytorch'))!;
+      // Timed where a Python with torch exists (Debian python3-torch here), else a one-line reason.
+      if (torch.skipped !== undefined) expect(torch.skipped).toMatch(/torch/);
+      else expect(torch.ms_per_step).toBeGreaterThan(0);
     });
   });
 }
