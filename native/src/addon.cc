@@ -353,6 +353,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case 5: binary_loop([](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y); }, a, b, o, shape, as, bs); break;
     case 6: binary_loop([](float x, float y) { return (x - y) * (x - y); }, a, b, o, shape, as, bs); break;
     case 7: binary_loop([](float dy, float x) { return x > 0.f ? dy : (std::isnan(x) ? x : 0.f); }, a, b, o, shape, as, bs); break;  // ReLU gradient
+    case 8: binary_loop([](float dy, float x) { return dy * (x * 2.f); }, a, b, o, shape, as, bs); break;  // Square gradient
     default: break;
   }
   return info.Env().Undefined();

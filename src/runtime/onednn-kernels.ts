@@ -467,21 +467,23 @@ function batchNormGrad(addon: OnednnAddon): tf.KernelConfig {
 
 /** The onednn-only kernel behind the ReLU gradient: dy where x > 0, else 0 (one pass instead of Step + Multiply). */
 export const RELU_GRAD_KERNEL = 'CdsOnednnReluGrad';
+/** The onednn-only kernel behind the Square gradient: dy * 2x (one pass instead of two Multiplies). */
+export const SQUARE_GRAD_KERNEL = 'CdsOnednnSquareGrad';
 
-function reluGrad(addon: OnednnAddon): tf.KernelConfig {
+function gradKernel(kernelName: string, op: number, addon: OnednnAddon): tf.KernelConfig {
   return {
-    kernelName: RELU_GRAD_KERNEL,
+    kernelName,
     backendName: BACKEND,
     kernelFunc: ({ inputs, backend: b }) => {
       const backend = b as PooledBackend;
       const { dy, x } = inputs as Record<string, TensorInfo>;
       const dyv = floatValues(backend, dy);
       const xv = floatValues(backend, x);
-      if (!dyv || !xv || dyv.length !== xv.length) throw new Error(`${RELU_GRAD_KERNEL}: expected float32 dy and x of one shape`);
+      if (!dyv || !xv || dyv.length !== xv.length) throw new Error(`${kernelName}: expected float32 dy and x of one shape`);
       const out = backend.alloc(xv.length);
       const loop = Int32Array.from([xv.length]);
       const one = Int32Array.from([1]);
-      addon.binary(7, dyv, xv, out, loop, one, one);
+      addon.binary(op, dyv, xv, out, loop, one, one);
       return result(backend, [...x!.shape], out);
     },
   };
@@ -506,7 +508,7 @@ let gradientRegistered = false;
  * Gradients that run as single native passes while the onednn backend is active (registered once per process):
  * - FusedBatchNorm, for per-channel statistics of a float32 channels-last input (what tfjs-layers'
  *   BatchNormalization trains with): all five gradients in one kernel (two passes over x instead of about sixteen);
- * - Relu: dy where x > 0 (tfjs: Step, then Multiply);
+ * - Relu: dy where x > 0 (tfjs: Step, then Multiply); Square: dy * 2x (tfjs: two Multiplies);
  * - Mean: dy / n tiled back over the reduced axes (tfjs: ones of x's shape, Multiply, RealDiv).
  * On any other backend, and for any other shapes or dtypes, tfjs' own gradient runs unchanged.
  */
@@ -534,6 +536,13 @@ export function registerOnednnGradients(): void {
     const grad = Array.isArray(dy) ? dy[0]! : dy;
     if (x == null || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.size !== grad.size || x.size === 0) return undefined;
     return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: grad, x }, {}) as tf.Tensor };
+  });
+  // Square: dy * 2x in one native pass (tfjs: two Multiplies).
+  overrideGradient('Square', (dy, saved) => {
+    const [x] = saved as tf.Tensor[];
+    const grad = Array.isArray(dy) ? dy[0]! : dy;
+    if (x == null || x.dtype !== 'float32' || grad.dtype !== 'float32' || x.size !== grad.size || x.size === 0) return undefined;
+    return { x: () => tf.engine().runKernel(SQUARE_GRAD_KERNEL, { dy: grad, x }, {}) as tf.Tensor };
   });
   // Mean: dy / n broadcast back over the reduced axes in one native tile (tfjs: ones of x's shape, Multiply, RealDiv).
   overrideGradient('Mean', (dy, saved, attrs) => {
@@ -616,7 +625,8 @@ export function onednnKernelConfigs(addon: OnednnAddon): tf.KernelConfig[] {
     padV2(addon),
     batchNorm(addon),
     batchNormGrad(addon),
-    reluGrad(addon),
+    gradKernel(RELU_GRAD_KERNEL, 7, addon),
+    gradKernel(SQUARE_GRAD_KERNEL, 8, addon),
     pool('MaxPool', addon),
     pool('AvgPool', addon),
     poolGrad('MaxPoolGrad', addon),

@@ -319,13 +319,14 @@ if (skipAddonCheck) {
       await compare('tile', [{ shape: [1, 1, 1, 5] }, { shape: [2, 3, 1] }], (a, b) => [tf.tile(a!, [2, 3, 4, 1]), tf.tile(b!, [1, 2, 3])], ['tile']);
     });
 
-    it("onednn's own gradients for ReLU and Mean match tfjs' (cpu)", async () => {
+    it("onednn's own gradients for ReLU, Square and Mean match tfjs' (cpu)", async () => {
       for (const [shape, axis] of [[[2, 5, 3, 7], [0, 1, 2]], [[4, 9], 1], [[6], undefined]] as Array<[number[], number | number[] | undefined]>) {
         await compare(
           `relu and mean gradients ${shape} axis ${JSON.stringify(axis)}`,
           [{ shape }, { shape }],
           (x, r) => [
             tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.relu(xx), r!)))(x!),
+            tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.square(xx), r!)))(x!),
             tf.grad((xx: tf.Tensor) => tf.sum(tf.square(tf.mean(tf.mul(xx, r!), axis))))(x!),
             tf.grad((xx: tf.Tensor) => tf.sum(tf.square(tf.mean(tf.mul(xx, r!), axis, true))))(x!),
           ],
