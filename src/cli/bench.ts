@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { benchmarkStep } from '../train/benchmark.js';
 import { addRuntimeOptions, count, examples, keyValue, nonNegativeInt, Output, positiveInt, shape3, startBackend } from './common.js';
 import { methodHelp } from './run.js';
+import { compareBackends } from './bench-compare.js';
 
 export function registerBench(program: Command, exit: (code: number) => void): void {
   const cmd = new Command('bench')
@@ -15,7 +16,8 @@ export function registerBench(program: Command, exit: (code: number) => void): v
     .option('--classes <n>', 'number of classes', positiveInt, 100)
     .option('--steps <n>', 'timed steps', positiveInt, 5)
     .option('--warmup <n>', 'untimed warm-up steps', nonNegativeInt, 1)
-    .option('--teacher <path>', 'teacher for a distillation method (default: the same zoo model, untrained and frozen)');
+    .option('--teacher <path>', 'teacher for a distillation method (default: the same zoo model, untrained and frozen)')
+    .option('--compare', 'also time the same step on the other CPU backends (onednn, wasm) and in PyTorch CPU when importable, with speed ratios');
   addRuntimeOptions(cmd);
   cmd
     .addHelpText(
@@ -23,6 +25,7 @@ export function registerBench(program: Command, exit: (code: number) => void): v
       examples([
         'cds-distill bench --model resnet18 --method cds --batch-size 32 --input 32x32x3 --classes 100 --steps 3 --json',
         'cds-distill bench --model resnet8 --method kd --input 28x28x1 --classes 10 --backend wasm',
+        'cds-distill bench --model resnet18 --method cds --batch-size 32 --steps 3 --backend onednn --compare',
       ]) + methodHelp(),
     )
     .action(async (opts: Record<string, unknown>) => {
@@ -59,10 +62,12 @@ export function registerBench(program: Command, exit: (code: number) => void): v
         trainParams: r.trainParams,
         ...(r.teacher ? { teacher: r.teacher } : {}),
       };
-      out.result(json, () =>
+      const comparison = opts['compare'] ? compareBackends(r, opts, (line) => out.log(line)) : undefined;
+      out.result(comparison ? { ...json, compare: comparison.rows } : json, () =>
         `${r.model} / ${r.method} on ${r.backend}: ${r.msPerStep.toFixed(1)} ms per step (median of ${r.steps}), ` +
         `${r.imgPerSec.toFixed(1)} img/s at batch ${r.batchSize} (${r.rowsPerStep} rows), input ${r.inputShape.join('x')}, ` +
-        `${count(r.params)} parameters (${count(r.trainParams)} while training)`,
+        `${count(r.params)} parameters (${count(r.trainParams)} while training)` +
+        (comparison ? `\n${comparison.text}` : ''),
       );
       exit(0);
     });

@@ -231,7 +231,7 @@ export const TEACHER_STAGES_HELP =
 export const TEACHER_LOGITS_HELP =
   'the layer or graph node whose output is the teacher\'s logits, when it is not the model\'s last output';
 
-const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'onednn', 'wasm', 'cpu'];
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Shared options

@@ -1,14 +1,21 @@
+import { CdsDistillError } from '../errors.js';
 import { tf } from './tf.js';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { enableWasmThreads, MAX_WASM_THREADS } from './wasm-threads.js';
+import { ONEDNN_BUILD_COMMAND, ONEDNN_INSTALL_HINT, onednnInfo, registerOnednnBackend } from './onednn.js';
 
 // At import, not only in initBackend: a program that never calls initBackend still lands on wasm (tfjs picks the
 // highest-priority registered backend) and must be able to train there. Registering kernels starts no backend.
 registerWasmTrainingKernels();
 
-export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/** A named backend that cannot be used here; the message (one line) says what to install. */
+export class BackendError extends CdsDistillError {
+  override name = 'BackendError';
+}
+
+export type BackendRequest = 'auto' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
 
 export interface InitBackendOptions {
   /**
@@ -32,14 +39,20 @@ export interface BackendReport {
   readonly package: string;
   /** Backends tried before it (in 'auto' order) and why each was not used. */
   readonly skipped: readonly SkippedBackend[];
-  /** wasm: the XNNPACK threads it runs with (1 unless threads were asked for and could be enabled). */
+  /**
+   * wasm: the XNNPACK threads it runs with (1 unless threads were asked for and could be enabled).
+   * onednn: the threads of its native kernels (CDS_ONEDNN_THREADS, default every core).
+   */
   readonly threads?: number;
+  /** onednn: the oneDNN version and the instruction set it runs, e.g. '2.6.3 avx512_core'. */
+  readonly native?: string;
   /** Anything about the request that did not go as asked (threads unavailable, ignored, already fixed). */
   readonly note?: string;
 }
 
 const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+const ONEDNN_PACKAGE = 'cds-distill native addon (oneDNN)';
 const CPU_PACKAGE = '@tensorflow/tfjs-backend-cpu';
 
 let lastReport: BackendReport | undefined;
@@ -147,15 +160,17 @@ async function useWasm(request: ThreadRequest | undefined): Promise<{ ok: boolea
 /**
  * Select the tfjs backend and prepare it for training.
  *
- * 'auto' tries tensorflow (@tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node), then wasm, then the pure-JS cpu
- * backend. A named backend that cannot load rejects with a message naming the package to install.
+ * 'auto' tries tensorflow (@tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node), then onednn (this package's native
+ * addon on oneDNN, when it was built), then wasm, then the pure-JS cpu backend. A named backend that cannot load
+ * rejects with a one-line message naming what to install (onednn: `apt-get install libdnnl-dev`, then the build
+ * command). CDS_ONEDNN=0 hides the onednn addon.
  * Resolves to the backend's name; `backendReport()` says why earlier candidates were skipped.
  * wasm threads are opt-in: `{ threads: N }` or CDS_WASM_THREADS=N (see `InitBackendOptions`).
  */
 export async function initBackend(name: BackendRequest = 'auto', options: InitBackendOptions = {}): Promise<BackendName> {
   const skipped: SkippedBackend[] = [];
   const request = threadRequest(options);
-  const done = (backend: BackendName, pkg: string, extra: { threads?: number; note?: string } = {}): BackendName => {
+  const done = (backend: BackendName, pkg: string, extra: { threads?: number; note?: string; native?: string } = {}): BackendName => {
     const note =
       extra.note ?? (backend !== 'wasm' && request && request.threads > 1 ? `wasm threads were asked for; ${backend} does not use them` : undefined);
     lastReport = {
@@ -163,6 +178,7 @@ export async function initBackend(name: BackendRequest = 'auto', options: InitBa
       package: pkg,
       skipped,
       ...(extra.threads !== undefined ? { threads: extra.threads } : {}),
+      ...(extra.native !== undefined ? { native: extra.native } : {}),
       ...(note !== undefined ? { note } : {}),
     };
     return backend;
@@ -173,11 +189,29 @@ export async function initBackend(name: BackendRequest = 'auto', options: InitBa
     if ('pkg' in result) return done('tensorflow', result.pkg);
     skipped.push(...result.skipped);
     if (name === 'tensorflow') {
-      throw new Error(
+      throw new BackendError(
         `The tensorflow backend is not available: ${skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}. ` +
           `Install @tensorflow/tfjs-node-gpu@${tf.version_core} (CUDA GPU) or @tensorflow/tfjs-node@${tf.version_core} (CPU).`,
       );
     }
+  }
+  if (name === 'auto' || name === 'onednn') {
+    const registration = registerOnednnBackend();
+    let reason = registration.ok ? 'backend failed to initialise' : registration.reason;
+    if (registration.ok) {
+      try {
+        if (await tf.setBackend('onednn')) {
+          const info = onednnInfo();
+          return done('onednn', ONEDNN_PACKAGE, info ? { threads: info.threads, native: `oneDNN ${info.version} ${info.isa}` } : {});
+        }
+      } catch (err) {
+        reason = errorMessage(err);
+      }
+    }
+    if (name === 'onednn') {
+      throw new BackendError(`The onednn backend is not available: ${reason}. To use it, ${ONEDNN_INSTALL_HINT}.`);
+    }
+    skipped.push({ backend: 'onednn', package: ONEDNN_PACKAGE, reason: `${reason} (${ONEDNN_BUILD_COMMAND} after apt-get install libdnnl-dev)` });
   }
   if (name === 'auto' || name === 'wasm') {
     let reason = 'backend failed to initialise';

@@ -3,7 +3,7 @@ import { cli, json } from './helpers.js';
 
 describe('bench', () => {
   it('prints one JSON object with imgPerSec, msPerStep, backend and params (warm-up not counted)', async () => {
-    const r = await cli(['bench', '--model', 'resnet8', '--method', 'cds', '--batch-size', '8', '--input', '16x16x3', '--classes', '10', '--steps', '2', '--json']);
+    const r = await cli(['bench', '--model', 'resnet8', '--method', 'cds', '--batch-size', '8', '--input', '16x16x3', '--classes', '10', '--steps', '2', '--json', '--backend', 'wasm']);
     expect(r.code, r.stderr).toBe(0);
     const j = json(r);
     expect(j).toMatchObject({ model: 'resnet8', method: 'cds', backend: 'wasm', batchSize: 8, inputShape: [16, 16, 3], numClasses: 10, rowsPerStep: 16, steps: 2, warmupSteps: 1 });

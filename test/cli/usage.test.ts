@@ -77,7 +77,7 @@ describe('usage errors exit 2', () => {
 describe('user errors exit 1 with one line and no stack trace', () => {
   const cases: [string, string[], RegExp][] = [
     ['bad option value', ['train', '--model', 'resnet8', '--epochs', 'abc', '--dry-run'], /--epochs <n>' argument 'abc' is invalid\. expected a positive integer/],
-    ['bad choice', ['bench', '--backend', 'gpu'], /Allowed choices are auto, tensorflow, wasm, cpu/],
+    ['bad choice', ['bench', '--backend', 'gpu'], /Allowed choices are auto, tensorflow, onednn, wasm, cpu/],
     ['bad key=value', ['train', '--model', 'resnet8', '--method-option', 'T', '--dry-run'], /expected key=value/],
     ['unknown model', ['inspect', 'resnet9000'], /unknown model 'resnet9000'; valid names: resnet8, /],
     ['unknown model (train)', ['train', '--model', 'resnet9000', '--dry-run'], /unknown model 'resnet9000'/],
