@@ -7,12 +7,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const OUT = resolve('node_modules/.cache/cds-distill-examples/examples');
 
 function run(file: string): string {
-  return execFileSync(process.execPath, [resolve(OUT, file)], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(process.execPath, [resolve(OUT, file)], { encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 beforeAll(() => {
   execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.examples.json'], { stdio: 'inherit' });
-}, 120_000);
+}, 240_000);
 
 describe('examples', () => {
   it('distill-in-script: trains a CDS teacher and distils a student with cds-kd', () => {

@@ -196,7 +196,7 @@ describe('compare interrupted, then run again', () => {
     let pid = 0;
     const first = cli(args, (p) => (pid = p));
     // Stop compare once the first run is finished and the second has started training.
-    await waitFor(() => existsSync(join(ceDir, 'student', 'model.json')) && existsSync(join(kdDir, 'config.json')), 90_000);
+    await waitFor(() => existsSync(join(ceDir, 'student', 'model.json')) && existsSync(join(kdDir, 'config.json')), 240_000);
     const ceMetrics = fileState(join(ceDir, 'metrics.jsonl'));
     const ceModel = fileState(join(ceDir, 'student', 'model.json'));
     process.kill(pid, 'SIGTERM');
