@@ -3,7 +3,7 @@
  * process and run directory), then write results.json, results.csv and report.md with SVG plots. Re-running skips
  * finished runs and resumes interrupted ones; --plan writes the runs for an external scheduler, --collect reports them.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import { compare, collectCompare, planCompare, resolveSetup, DEFAULT_METHODS, CompareError } from '../report/index.js';
 import { signalChildren } from '../report/runner.js';
@@ -57,6 +57,7 @@ function runOptions(o: Opts): CompareRunOptions {
     epochs: num(o, 'epochs'),
     batchSize: num(o, 'batchSize'),
     lr: num(o, 'lr'),
+    ...(str(o, 'schedule') !== undefined ? { schedule: str(o, 'schedule') as 'multistep' | 'cosine' | 'constant' } : {}),
     limit: num(o, 'limit'),
     testLimit: num(o, 'testLimit'),
     maxStepsPerEpoch: num(o, 'maxSteps'),
@@ -170,6 +171,7 @@ export function registerCompare(program: Command, exit?: (code: number) => void)
     .option('--epochs <n>', 'epochs per run (default: 240, the distillation benchmark recipe)', positiveInt)
     .option('--batch-size <n>', 'images per step (default: distill\'s)', positiveInt)
     .option('--lr <x>', 'initial learning rate (default: distill\'s)', positiveNumber)
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule of every run (default: distill\'s)').choices(['multistep', 'cosine', 'constant']))
     .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
     .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
     .option('--max-steps <n>', 'at most this many steps per epoch (smoke tests)', positiveInt)

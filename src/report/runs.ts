@@ -25,6 +25,8 @@ export class CompareError extends CdsDistillError {
 export interface PassThroughOptions {
   readonly batchSize?: number;
   readonly lr?: number;
+  /** Learning-rate schedule of every run (distill --schedule); default: the recipe's. */
+  readonly schedule?: 'multistep' | 'cosine' | 'constant';
   readonly limit?: number;
   readonly testLimit?: number;
   readonly maxStepsPerEpoch?: number;
@@ -103,6 +105,7 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
         resume: true,
         ...(setup.batchSize !== undefined ? { batchSize: setup.batchSize } : {}),
         ...(setup.lr !== undefined ? { lr: setup.lr } : {}),
+        ...(setup.schedule !== undefined ? { schedule: setup.schedule } : {}),
         ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
         ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
         ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
@@ -114,6 +117,7 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
       pushOpt(argv, '--epochs', setup.epochs);
       pushOpt(argv, '--batch-size', setup.batchSize);
       pushOpt(argv, '--lr', setup.lr);
+      pushOpt(argv, '--schedule', setup.schedule);
       pushOpt(argv, '--seed', seed);
       pushOpt(argv, '--limit', setup.limit);
       pushOpt(argv, '--test-limit', setup.testLimit);
@@ -181,6 +185,7 @@ export function configDifferences(spec: RunSpec, config: Partial<RunConfig>): st
   if (config.teacher !== undefined) checks.push(['teacher', resolve(config.teacher), resolve(o.teacher)]);
   if (o.batchSize !== undefined) checks.push(['batch size', config.batchSize, o.batchSize]);
   if (o.lr !== undefined) checks.push(['lr', config.lr, o.lr]);
+  if (o.schedule !== undefined) checks.push(['schedule', config.schedule?.kind, o.schedule]);
   checks.push(['limit', config.limit, o.limit], ['test limit', config.testLimit, o.testLimit], ['max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch]);
   for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
     const have = config.methodOptions?.[k];

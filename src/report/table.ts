@@ -254,6 +254,7 @@ export function markdownReport(report: CompareReport, plots: { curves: string; b
     `seeds ${s.seeds.join(', ')}`,
     ...(s.batchSize !== undefined ? [`batch ${s.batchSize}`] : []),
     ...(s.lr !== undefined ? [`lr ${s.lr}`] : []),
+    ...(s.schedule !== undefined ? [`${s.schedule} schedule`] : []),
     ...(s.limit !== undefined ? [`${s.limit} training images`] : []),
     ...(s.testLimit !== undefined ? [`${s.testLimit} test images`] : []),
     ...(s.maxStepsPerEpoch !== undefined ? [`at most ${s.maxStepsPerEpoch} steps per epoch`] : []),
