@@ -42,9 +42,9 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
     .option('--teacher <path>', `teacher (default: the bundled teachers/${DEMO_TEACHER})`)
     .option('--student <name>', 'zoo model for the students', 'resnet8')
     .option('--methods <list>', 'comma-separated methods to compare', list, ['ce', 'kd', 'cds-kd'])
-    .option('--limit <n>', 'training images (stratified from the 6000 of the slice)', positiveInt, 3000)
+    .option('--limit <n>', 'training images (stratified from the 6000 of the slice)', positiveInt, 500)
     .option('--test-limit <n>', 'test images (the slice has 1000)', positiveInt)
-    .option('--epochs <n>', 'epochs per student', positiveInt, 2)
+    .option('--epochs <n>', 'epochs per student', positiveInt, 20)
     .option('--batch-size <n>', 'images per step', positiveInt, 32)
     .option('--lr <x>', 'initial learning rate (cosine schedule)', positiveNumber, 0.05)
     .addOption(new Option('--quick', 'tiny budget for smoke tests').hideHelp());
