@@ -10,7 +10,7 @@
  *   <run>/run.lock         the live process that owns the directory (src/run/lock.ts)
  */
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BUNDLE_FILE } from '../student/bundle.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -80,6 +80,17 @@ export async function findBundleDir(dir: string, prefer: 'best' | 'last' = 'best
     if ((await kindOf(join(candidate, BUNDLE_FILE))) === 'file') return candidate;
   }
   return undefined;
+}
+
+/**
+ * The bundle a file names: its directory when the file is a bundle's bundle.json or the model.json beside one (a
+ * bundle's model.json has outputs beyond the logits: only the bundle says which is which); otherwise undefined.
+ */
+export async function bundleDirOfFile(file: string): Promise<string | undefined> {
+  const dir = dirname(file);
+  const name = basename(file);
+  if (name === BUNDLE_FILE) return dir;
+  return name === 'model.json' && (await kindOf(join(dir, BUNDLE_FILE))) === 'file' ? dir : undefined;
 }
 
 /** 'dir', 'file', or undefined when nothing (or nothing readable) is there. Never throws. */

@@ -1,12 +1,12 @@
 /** `loadTeacher`: a path (bundle, run directory, model.json) or an in-memory model -> a frozen Teacher. */
-import { BUNDLE_LOOKUP_TEXT, findBundleDir, kindOf } from '../run/paths.js';
+import { BUNDLE_LOOKUP_TEXT, bundleDirOfFile, findBundleDir, kindOf } from '../run/paths.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
 import { readModelJSON, resolveModelLocation } from '../io/fs-handler.js';
 import { loadGraphModelFromDir } from '../io/load.js';
 import { loadLayersModelStandardized, type InputNormalization } from '../student/normalization.js';
 import type { TappedModel } from '../models/types.js';
-import { BUNDLE_FILE, loadStudentBundle } from '../student/bundle.js';
+import { loadStudentBundle } from '../student/bundle.js';
 import { Student, wrapStudent } from '../student/student.js';
 import { resolveInputShape, teacherFromStudent, Teacher, TeacherError } from './teacher.js';
 import type { LoadTeacherOptions } from './teacher.js';
@@ -22,8 +22,8 @@ export async function resolveTeacherPath(p: string): Promise<{ bundleDir?: strin
       `tfjs model.json)`);
   }
   if (kind === 'file') {
-    if (path.basename(abs) === BUNDLE_FILE) return { bundleDir: path.dirname(abs) };
-    return { modelFile: abs };
+    const bundleDir = await bundleDirOfFile(abs);
+    return bundleDir !== undefined ? { bundleDir } : { modelFile: abs };
   }
   const bundleDir = await findBundleDir(abs);
   if (bundleDir !== undefined) return { bundleDir };

@@ -2,7 +2,7 @@
  * Saved models as users hand them over (a run directory, a bundle, a model directory or model.json): loading, size,
  * inference latency, and accuracy/calibration on a dataset (`evaluateModel`). Nothing here prints.
  */
-import { BUNDLE_LOOKUP_TEXT, STUDENT_DIR, findBundleDir, kindOf } from '../run/paths.js';
+import { BUNDLE_LOOKUP_TEXT, STUDENT_DIR, bundleDirOfFile, findBundleDir, kindOf } from '../run/paths.js';
 import { readRunConfig } from '../run/config.js';
 import * as path from 'node:path';
 import { tf } from '../runtime/tf.js';
@@ -115,7 +115,10 @@ export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
     const { model, spec } = await loadLayersModelStandardized(file);
     return { model, kind: 'layers', source: file, runConfig, ...(spec ? { inputSpec: spec } : {}), dispose: () => model.dispose() };
   };
-  if (kind === 'file') return path.basename(abs) === BUNDLE_FILE ? fromBundle(path.dirname(abs)) : fromLayers(abs);
+  if (kind === 'file') {
+    const dir = await bundleDirOfFile(abs);
+    return dir !== undefined ? fromBundle(dir) : fromLayers(abs);
+  }
   const bundleDir = await findBundleDir(abs);
   if (bundleDir !== undefined) return fromBundle(bundleDir);
   for (const sub of ['', STUDENT_DIR]) {

@@ -2,7 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLE_LOOKUP_ORDER, BUNDLE_LOOKUP_TEXT, findBundleDir, kindOf, runPaths } from '../../src/run/paths.js';
+import { BUNDLE_LOOKUP_ORDER, BUNDLE_LOOKUP_TEXT, bundleDirOfFile, findBundleDir, kindOf, runPaths } from '../../src/run/paths.js';
+import { initBackend } from '../../src/runtime/index.js';
+import { loadModel } from '../../src/train/saved-models.js';
+import { loadTeacher } from '../../src/teacher/index.js';
 import { createRunDir, readRunConfig } from '../../src/run/config.js';
 import { ConfigError } from '../../src/train/errors.js';
 
@@ -58,5 +61,32 @@ describe('the run directory layout', () => {
     writeFileSync(join(run, 'config.json'), '{"method": ');
     await expect(readRunConfig(run)).rejects.toBeInstanceOf(ConfigError);
     await expect(readRunConfig(run, { invalid: (file) => new Error(`bad ${file}`) })).rejects.toThrow(`bad ${join(run, 'config.json')}`);
+  });
+});
+
+describe('a bundle named by one of its files', () => {
+  it('bundle.json and the model.json beside it name the bundle; a plain model.json does not', async () => {
+    const dir = join(root, 'named');
+    bundleAt(dir);
+    writeFileSync(join(dir, 'model.json'), '{}');
+    const plain = join(root, 'plain');
+    mkdirSync(plain, { recursive: true });
+    writeFileSync(join(plain, 'model.json'), '{}');
+    expect(await bundleDirOfFile(join(dir, 'bundle.json'))).toBe(dir);
+    expect(await bundleDirOfFile(join(dir, 'model.json'))).toBe(dir);
+    expect(await bundleDirOfFile(join(plain, 'model.json'))).toBeUndefined();
+  });
+
+  it("the shipped teacher's model.json loads as its bundle (10 classes), for eval and as a teacher", async () => {
+    await initBackend('auto');
+    const file = join(process.cwd(), 'teachers', 'resnet20-fashion-cds', 'model.json');
+    const loaded = await loadModel(file);
+    expect(loaded.kind).toBe('bundle');
+    expect(loaded.model.outputs).toHaveLength(1);
+    expect(loaded.model.outputs[0]!.shape).toEqual([null, 10]);
+    loaded.dispose();
+    const teacher = await loadTeacher(file);
+    expect(teacher.numClasses).toBe(10);
+    teacher.dispose();
   });
 });
