@@ -63,7 +63,7 @@ export function listModels(): string[] {
 function lookup(name: string): ZooEntry {
   const e = typeof name === 'string' ? BY_NAME.get(normalise(name)) : undefined;
   if (e == null) {
-    throw new ModelError(`unknown model '${String(name)}'; valid names: ${listModels().join(', ')}`);
+    throw new ModelError(`unknown model '${String(name)}' (cds-distill inspect --help lists the zoo); valid names: ${listModels().join(', ')}`);
   }
   return e;
 }

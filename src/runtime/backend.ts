@@ -189,9 +189,10 @@ export async function initBackend(name: BackendRequest = 'auto', options: InitBa
     if ('pkg' in result) return done('tensorflow', result.pkg);
     skipped.push(...result.skipped);
     if (name === 'tensorflow') {
+      // The fix first: the CLI cuts a long line at ~200 characters, the reasons come last.
       throw new BackendError(
-        `The tensorflow backend is not available: ${skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')}. ` +
-          `Install @tensorflow/tfjs-node-gpu@${tf.version_core} (CUDA GPU) or @tensorflow/tfjs-node@${tf.version_core} (CPU).`,
+        `the tensorflow backend is not available: install @tensorflow/tfjs-node@${tf.version_core} (CPU) or ` +
+          `@tensorflow/tfjs-node-gpu@${tf.version_core} (CUDA) (${skipped.map((s) => `${s.package}: ${s.reason}`).join('; ')})`,
       );
     }
   }
@@ -209,7 +210,11 @@ export async function initBackend(name: BackendRequest = 'auto', options: InitBa
       }
     }
     if (name === 'onednn') {
-      throw new BackendError(`The onednn backend is not available: ${reason}. To use it, ${ONEDNN_INSTALL_HINT}.`);
+      throw new BackendError(
+        reason.startsWith('hidden by ')
+          ? `the onednn backend is ${reason}: unset it to use onednn`
+          : `the onednn backend is not available (${reason}): ${ONEDNN_INSTALL_HINT}`,
+      );
     }
     skipped.push({ backend: 'onednn', package: ONEDNN_PACKAGE, reason: `${reason} (${ONEDNN_BUILD_COMMAND} after apt-get install libdnnl-dev)` });
   }

@@ -79,7 +79,7 @@ describe('user errors exit 1 with one line and no stack trace', () => {
     ['bad option value', ['train', '--model', 'resnet8', '--epochs', 'abc', '--dry-run'], /--epochs <n>' argument 'abc' is invalid\. expected a positive integer/],
     ['bad choice', ['bench', '--backend', 'gpu'], /Allowed choices are auto, tensorflow, onednn, wasm, cpu/],
     ['bad key=value', ['train', '--model', 'resnet8', '--method-option', 'T', '--dry-run'], /expected key=value/],
-    ['unknown model', ['inspect', 'resnet9000'], /unknown model 'resnet9000'; valid names: resnet8, /],
+    ['unknown model', ['inspect', 'resnet9000'], /unknown model 'resnet9000' \(cds-distill inspect --help lists the zoo\); valid names: resnet8, /],
     ['unknown model (train)', ['train', '--model', 'resnet9000', '--dry-run'], /unknown model 'resnet9000'/],
     ['unknown method', ['train', '--model', 'resnet8', '--method', 'kdd', '--dry-run'], /unknown method "kdd"; choose one of: ce, /],
     ['unknown method option', ['distill', '--teacher', 'x', '--student', 'resnet8', '--method', 'kd', '--method-option', 'tau=2', '--dry-run'], /method kd has no option "tau"; its options are: /],

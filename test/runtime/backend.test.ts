@@ -3,7 +3,7 @@ import { tf, initBackend, backendReport } from '../../src/runtime/index.js';
 
 describe('initBackend', () => {
   it('rejects tensorflow where tfjs-node is not installed, naming the package to install', async () => {
-    await expect(initBackend('tensorflow')).rejects.toThrow(/@tensorflow\/tfjs-node-gpu@4\.22\.0/);
+    await expect(initBackend('tensorflow')).rejects.toThrow(/^the tensorflow backend is not available: install @tensorflow\/tfjs-node@4\.22\.0 \(CPU\) or @tensorflow\/tfjs-node-gpu@4\.22\.0 \(CUDA\) \(/);
   });
 
   it('auto falls back to wasm here and says why tensorflow was skipped', async () => {
