@@ -28,9 +28,24 @@ function halves(a: number | null, b: number | null): boolean {
 }
 
 /**
+ * Back through zero-padding layers to the tensor that was padded: a ZeroPadding2D before a strided conv (how the zoo
+ * and PyTorch-style exports pad symmetrically) is not a stage, the layer it pads is.
+ */
+function throughPadding(t: tf.SymbolicTensor): tf.SymbolicTensor {
+  let cur = t;
+  for (;;) {
+    const layer = cur.sourceLayer;
+    const input = layer.getClassName() === 'ZeroPadding2D' ? layer.inboundNodes[0]?.inputTensors[0] : undefined;
+    if (input == null || input.shape.length !== 4) return cur;
+    cur = input;
+  }
+}
+
+/**
  * Find stage layers automatically: for every spatial downsampling (a layer whose 4-D input is at least halved in
  * height or width), the layer producing that input, i.e. the last layer before the downsampling (one per input
- * resolution, the latest in topological order; model inputs excluded); plus the last layer with a 4-D output.
+ * resolution, the latest in topological order; model inputs excluded; zero padding looked through); plus the last
+ * layer with a 4-D output.
  */
 export function findStageLayers(model: tf.LayersModel): tf.layers.Layer[] {
   const layers = model.layers;
@@ -42,7 +57,8 @@ export function findStageLayers(model: tf.LayersModel): tf.layers.Layer[] {
     if (node == null) continue;
     const out = layerOutputShape(layer);
     if (!isSpatial(out)) continue;
-    for (const t of node.inputTensors) {
+    for (const input of node.inputTensors) {
+      const t = throughPadding(input);
       const s = t.shape;
       if (s.length !== 4) continue;
       if (!halves(s[1] ?? null, out[1] ?? null) && !halves(s[2] ?? null, out[2] ?? null)) continue;
