@@ -9,7 +9,7 @@ import { loadTrainTest, packageRoot } from '../data/index.js';
 import { loadTeacher } from '../teacher/index.js';
 import { distill, evaluate } from '../train/index.js';
 import type { ClassificationMetrics } from '../train/index.js';
-import { measureLatency } from '../train/saved-models.js';
+import { measureLatency, withModelNormalization } from '../train/saved-models.js';
 import { countModelParams } from '../student/params.js';
 import { addRuntimeOptions, CliError, count, examples, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
 import { Progress } from './progress.js';
@@ -84,9 +84,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
         const teacherNet = teacher.student?.inferenceModel();
         if (!teacherNet) throw new CliError(`the demo teacher must be a student bundle or run directory (got ${teacherPath})`);
         const t0 = performance.now();
-        // A teacher saved with its own normalisation is evaluated with it (the demo's bundled teacher has none).
-        const spec = teacher.student!.inputSpec;
-        const tm = evaluate(teacherNet, spec ? { ...test, mean: [...spec.mean], std: [...spec.std] } : test);
+        const tm = evaluate(teacherNet, withModelNormalization(test, teacher.student!.inputSpec));
         rows.push(row('teacher', opts['teacher'] === undefined ? 'cds' : String(teacher.student!.meta['method'] ?? '-'), teacher.student!.name, tm, countModelParams(teacherNet), measureLatency(teacherNet), (performance.now() - t0) / 1000));
 
         for (const method of methods) {

@@ -95,6 +95,14 @@ export interface LoadedModel {
  * a student bundle directory, a model directory or a model.json. A missing path or a directory without a model is a
  * ModelFileError saying what was looked for.
  */
+/**
+ * The dataset as a saved model must see it: a model that records its own normalisation (it took raw pixels, see
+ * student/normalization.ts) is fed exactly that mean/std; otherwise the dataset's own. The one place this rule lives.
+ */
+export function withModelNormalization(dataset: Dataset, spec: StudentInputSpec | undefined): Dataset {
+  return spec ? { ...dataset, mean: [...spec.mean], std: [...spec.std] } : dataset;
+}
+
 export async function loadModel(pathOrRun: string): Promise<LoadedModel> {
   const abs = path.resolve(pathOrRun);
   const kind = await kindOf(abs);
@@ -213,8 +221,7 @@ export async function evaluateModel(
     const limit = options.limit ?? runLimit;
     const testSet = options.limit !== undefined ? 'limit' : runLimit !== undefined ? 'run' : 'all';
     const loadedTest = typeof spec === 'string' ? await loadDataset(spec, { split: 'test', limit }) : spec;
-    // A saved model that took raw pixels is fed exactly the normalisation it carries.
-    const test = loaded.inputSpec ? { ...loadedTest, mean: [...loaded.inputSpec.mean], std: [...loaded.inputSpec.std] } : loadedTest;
+    const test = withModelNormalization(loadedTest, loaded.inputSpec);
     checkModelFitsData(loaded.model, test, `the model ${loaded.source}`);
     checkSameClasses(`the model ${loaded.source}`, loaded.runConfig?.classNames, test.classNames, test.name);
     if (test.note !== undefined) options.onNote?.(test.note);
