@@ -16,6 +16,7 @@ import {
   CliError,
   count,
   examples,
+  fraction,
   EXIT_INTERRUPTED,
   keyValue,
   list,
@@ -60,6 +61,7 @@ function runOptions(o: Opts): CompareRunOptions {
     ...(str(o, 'schedule') !== undefined ? { schedule: str(o, 'schedule') as 'multistep' | 'cosine' | 'constant' } : {}),
     limit: num(o, 'limit'),
     testLimit: num(o, 'testLimit'),
+    labeledFraction: num(o, 'labeledFraction'),
     maxStepsPerEpoch: num(o, 'maxSteps'),
     ...(o['teacherStages'] !== undefined ? { teacherStages: o['teacherStages'] as string[] } : {}),
     ...(str(o, 'teacherLogits') !== undefined ? { teacherLogits: str(o, 'teacherLogits') } : {}),
@@ -174,6 +176,7 @@ export function registerCompare(program: Command, exit?: (code: number) => void)
     .addOption(new Option('--schedule <kind>', 'learning-rate schedule of every run (default: distill\'s)').choices(['multistep', 'cosine', 'constant']))
     .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
     .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
+    .option('--labeled-fraction <x>', 'semi-supervised: keep labels for this fraction of the training images (default: 1)', fraction)
     .option('--max-steps <n>', 'at most this many steps per epoch (smoke tests)', positiveInt)
     .option(
       '--method-option <key=value>',

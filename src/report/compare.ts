@@ -173,6 +173,9 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
   positiveInt('limit', o.limit);
   positiveInt('testLimit', o.testLimit);
   positiveInt('maxStepsPerEpoch', o.maxStepsPerEpoch);
+  if (o.labeledFraction !== undefined && !(o.labeledFraction > 0 && o.labeledFraction <= 1)) {
+    throw new CompareError(`labeledFraction must be in (0, 1], got ${o.labeledFraction}`);
+  }
   if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new CompareError(`lr must be a positive number, got ${o.lr}`);
   const methodOptions = scopeMethodOptions(methods, o.methodOptions ?? {});
   const hasOptions = Object.values(methodOptions).some((v) => Object.keys(v).length > 0);
@@ -188,6 +191,7 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
     ...(o.schedule !== undefined ? { schedule: o.schedule } : {}),
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
     ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
+    ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),
     ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
     ...(o.teacherStages !== undefined && o.teacherStages.length > 0 ? { teacherStages: [...o.teacherStages] } : {}),
     ...(o.teacherLogits !== undefined ? { teacherLogits: o.teacherLogits } : {}),
@@ -456,6 +460,7 @@ async function setupFromRuns(dir: string): Promise<{ setup: CompareSetup; specs:
     ...(first.schedule !== undefined ? { schedule: first.schedule.kind } : {}),
     ...(first.limit !== undefined ? { limit: first.limit } : {}),
     ...(first.testLimit !== undefined ? { testLimit: first.testLimit } : {}),
+    ...(first.labeledFraction !== undefined ? { labeledFraction: first.labeledFraction } : {}),
     ...(first.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: first.maxStepsPerEpoch } : {}),
   };
   const specs = found.map(({ name, config }) => {

@@ -29,6 +29,8 @@ export interface PassThroughOptions {
   readonly schedule?: 'multistep' | 'cosine' | 'constant';
   readonly limit?: number;
   readonly testLimit?: number;
+  /** Semi-supervised: keep the labels of this fraction of the training images (distill --labeled-fraction). */
+  readonly labeledFraction?: number;
   readonly maxStepsPerEpoch?: number;
   /** The teacher's stage layers/nodes and its logits layer/node (distill --teacher-stages, --teacher-logits). */
   readonly teacherStages?: readonly string[];
@@ -108,6 +110,7 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
         ...(setup.schedule !== undefined ? { schedule: setup.schedule } : {}),
         ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
         ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
+        ...(setup.labeledFraction !== undefined ? { labeledFraction: setup.labeledFraction } : {}),
         ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
         ...(setup.teacherStages !== undefined ? { teacherStages: setup.teacherStages } : {}),
         ...(setup.teacherLogits !== undefined ? { teacherLogits: setup.teacherLogits } : {}),
@@ -121,6 +124,7 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
       pushOpt(argv, '--seed', seed);
       pushOpt(argv, '--limit', setup.limit);
       pushOpt(argv, '--test-limit', setup.testLimit);
+      pushOpt(argv, '--labeled-fraction', setup.labeledFraction);
       pushOpt(argv, '--max-steps', setup.maxStepsPerEpoch);
       pushOpt(argv, '--teacher-stages', setup.teacherStages?.join(','));
       pushOpt(argv, '--teacher-logits', setup.teacherLogits);
@@ -186,7 +190,12 @@ export function configDifferences(spec: RunSpec, config: Partial<RunConfig>): st
   if (o.batchSize !== undefined) checks.push(['batch size', config.batchSize, o.batchSize]);
   if (o.lr !== undefined) checks.push(['lr', config.lr, o.lr]);
   if (o.schedule !== undefined) checks.push(['schedule', config.schedule?.kind, o.schedule]);
-  checks.push(['limit', config.limit, o.limit], ['test limit', config.testLimit, o.testLimit], ['max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch]);
+  checks.push(
+    ['limit', config.limit, o.limit],
+    ['test limit', config.testLimit, o.testLimit],
+    ['labeled fraction', config.labeledFraction, o.labeledFraction],
+    ['max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch],
+  );
   for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
     const have = config.methodOptions?.[k];
     const want = typeof have === 'number' && typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v;

@@ -257,6 +257,7 @@ export function markdownReport(report: CompareReport, plots: { curves: string; b
     ...(s.schedule !== undefined ? [`${s.schedule} schedule`] : []),
     ...(s.limit !== undefined ? [`${s.limit} training images`] : []),
     ...(s.testLimit !== undefined ? [`${s.testLimit} test images`] : []),
+    ...(s.labeledFraction !== undefined ? [`labels kept for ${100 * s.labeledFraction}% of the training images`] : []),
     ...(s.maxStepsPerEpoch !== undefined ? [`at most ${s.maxStepsPerEpoch} steps per epoch`] : []),
   ];
   const opts = Object.entries(s.methodOptions ?? {}).filter(([, o]) => Object.keys(o).length > 0);
