@@ -5,11 +5,12 @@
  *   get an explicit symmetric ZeroPadding2D + 'valid', because tfjs 'same' pads only bottom/right on even inputs
  *   while PyTorch pads both sides (the sampled windows would differ from RepDistiller's);
  * - BatchNorm: momentum 0.9 (PyTorch 0.1), epsilon 1e-5, gamma 1, beta 0;
- * - conv init: He normal, fan-out (RepDistiller's kaiming_normal_(mode='fan_out') / normal(0, sqrt(2/(k*k*out))));
+ * - conv init: He normal, fan-out (RepDistiller's kaiming_normal_(mode='fan_out') = normal(0, sqrt(2/(k*k*out))), ./init.ts);
  * - dense init: uniform(+-1/sqrt(fan_in)) weights (PyTorch's nn.Linear default), zero bias.
  */
 import { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
+import { kaimingNormalFanOut } from './init.js';
 import { ChannelShuffle, ChannelSlice, GroupedConv2D } from './layers.js';
 
 export type ST = tf.SymbolicTensor;
@@ -31,8 +32,9 @@ function apply(layer: tf.layers.Layer, x: ST | ST[]): ST {
 export class NetBuilder {
   constructor(private readonly rng: Random) {}
 
-  private convInit(): ReturnType<typeof tf.initializers.varianceScaling> {
-    return tf.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: this.rng.opSeed() });
+  /** He normal, fan-out (see ./init.ts); fanOut = kernel height x width x output channels (x depth multiplier). */
+  private convInit(fanOut: number): ReturnType<typeof kaimingNormalFanOut> {
+    return kaimingNormalFanOut(fanOut, this.rng.opSeed());
   }
 
   /** Symmetric zero padding when a strided k>1 window needs PyTorch's padding; returns the input and the tfjs padding mode. */
@@ -63,7 +65,7 @@ export class NetBuilder {
         strides: stride,
         padding,
         useBias,
-        kernelInitializer: this.convInit(),
+        kernelInitializer: this.convInit(spec.kernel * spec.kernel * spec.filters),
         ...(useBias ? { biasInitializer: 'zeros' as const } : {}),
       }),
       input,
@@ -81,7 +83,7 @@ export class NetBuilder {
         padding,
         depthMultiplier: 1,
         useBias: false,
-        depthwiseInitializer: this.convInit(),
+        depthwiseInitializer: this.convInit(kernel * kernel),
       }),
       input,
     );

@@ -4,6 +4,7 @@
  * `tf.loadLayersModel` once this module has been imported.
  */
 import { tf } from '../runtime/tf.js';
+import { kaimingNormalFanOut } from './init.js';
 
 type Shape = (number | null)[];
 type Kwargs = Record<string, unknown>;
@@ -75,12 +76,7 @@ export class GroupedConv2D extends tf.layers.Layer {
     if (cin == null || cin % this.groups !== 0) {
       throw new Error(`GroupedConv2D: input channels ${cin} not divisible by groups ${this.groups}`);
     }
-    const init = tf.initializers.varianceScaling({
-      scale: 2,
-      mode: 'fanOut',
-      distribution: 'normal',
-      ...(this.seed == null ? {} : { seed: this.seed }),
-    });
+    const init = kaimingNormalFanOut(this.kernelSize * this.kernelSize * this.filters, this.seed ?? undefined);
     this.kernel = this.addWeight(
       'kernel',
       [this.kernelSize, this.kernelSize, cin / this.groups, this.filters],

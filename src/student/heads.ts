@@ -19,6 +19,7 @@
 import { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
 import { L2Normalize } from './l2-normalize.js';
+import { kaimingNormalFanOut } from '../models/init.js';
 
 type ST = tf.SymbolicTensor;
 type Shape3 = readonly [number, number, number];
@@ -84,8 +85,9 @@ function apply(layer: tf.layers.Layer, x: ST): ST {
   return layer.apply(x) as ST;
 }
 
-function convInit(rng: Random): ReturnType<typeof tf.initializers.varianceScaling> {
-  return tf.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: rng.opSeed() });
+/** He normal, fan-out (models/init.ts); fanOut = kernel height x width x output channels (x depth multiplier). */
+function convInit(fanOut: number, rng: Random): ReturnType<typeof kaimingNormalFanOut> {
+  return kaimingNormalFanOut(fanOut, rng.opSeed());
 }
 
 function depthwise(x: ST, name: string, stride: 1 | 2, rng: Random): ST {
@@ -98,7 +100,7 @@ function depthwise(x: ST, name: string, stride: 1 | 2, rng: Random): ST {
       padding: stride === 2 ? 'valid' : 'same',
       depthMultiplier: 1,
       useBias: false,
-      depthwiseInitializer: convInit(rng),
+      depthwiseInitializer: convInit(3 * 3, rng),
     }),
     input,
   );
@@ -106,7 +108,7 @@ function depthwise(x: ST, name: string, stride: 1 | 2, rng: Random): ST {
 
 function pointwise(x: ST, name: string, filters: number, rng: Random): ST {
   return apply(
-    tf.layers.conv2d({ name, filters, kernelSize: 1, padding: 'valid', useBias: false, kernelInitializer: convInit(rng) }),
+    tf.layers.conv2d({ name, filters, kernelSize: 1, padding: 'valid', useBias: false, kernelInitializer: convInit(filters, rng) }),
     x,
   );
 }
