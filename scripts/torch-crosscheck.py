@@ -5,7 +5,8 @@ Loads a cds-distill teacher bundle (model.json + weights.bin, a CIFAR ResNet fro
 test top-1, then trains the same student (RepDistiller's CIFAR ResNet) with `ce` and with `kd` on the same images
 and recipe as cds-distill (stratified `--limit` of the training split in file order, normalisation from the whole
 training split, random crop with `round(min(H, W) / 8)` zero padding + horizontal flip, SGD momentum 0.9 with weight
-decay 5e-4 on every parameter, cosine learning rate updated every step, the last partial batch kept, KD as
+decay 5e-4 on every parameter, cosine learning rate updated every step, each epoch's last partial batch dropped when
+the set holds more than one batch (the toolkit's rule; `--keep-last` keeps it, PyTorch DataLoader's default), KD as
 0.1 CE + 0.9 T^2 KL with T = 4) and prints test top-1 as mean +- sample std over seeds. With `--toolkit
 results.json` (a `cds-distill compare` report of the same setting) it prints the toolkit's figures beside them.
 
@@ -213,7 +214,9 @@ def train(method, args, seed, data, teacher):
     xr, y, mean, std, xt, yt = data
     net = CifarResNet(args.student, xr.shape[1], int(y.max()) + 1)
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
-    steps = math.ceil(len(xr) / args.batch_size)
+    # The toolkit drops each epoch's last partial batch (its images differ every epoch: the order is reshuffled).
+    keep_last = args.keep_last or len(xr) <= args.batch_size
+    steps = math.ceil(len(xr) / args.batch_size) if keep_last else len(xr) // args.batch_size
     for epoch in range(args.epochs):
         net.train()
         order = torch.randperm(len(xr), generator=gen)
@@ -266,6 +269,8 @@ def main():
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--methods', default='ce,kd')
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--keep-last', action='store_true',
+                   help="keep each epoch's last partial batch (PyTorch DataLoader's default) instead of the toolkit's drop")
     p.add_argument('--toolkit', help="a `cds-distill compare` results.json of the same setting, printed beside")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -282,7 +287,8 @@ def main():
     teacher, bundle = load_bundle(args.teacher)
     t_acc = top1(teacher, xt, yt)
     print(f'teacher {bundle["model"]} ({args.teacher}): {100 * t_acc:.2f}% on {len(yt)} test images; '
-          f'student {args.student} on {len(y)} images, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr} cosine; '
+          f'student {args.student} on {len(y)} images, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr} cosine, '
+          f'last partial batch {"kept" if args.keep_last else "dropped"}; '
           f'normalisation mean {mean:.4f} std {std:.4f}', file=sys.stderr)
     data = (xr, y, mean, std, xt, yt)
     results = {}
