@@ -21,6 +21,8 @@ import {
   summarizeRun,
 } from './runs.js';
 import type { CompareSetup, PassThroughOptions, RunDistillOptions, RunSpec, RunSummary } from './runs.js';
+import { passedOptions } from './runs.js';
+import { COMPARE_DEFAULTS, invalidOption, passThroughOptions, RECIPES, valueFromConfig } from '../train/options.js';
 import { defaultCliPath, pool, runInProcess, runSpawned } from './runner.js';
 import type { RunOutcome } from './runner.js';
 import { teacherFiguresCached } from './teacher.js';
@@ -31,9 +33,7 @@ import type { CompareReport, MissingRun, ReportFiles } from './table.js';
 import { barsSpec, curvesSpec, renderSvg } from './plots.js';
 
 /** The methods compared when none are named: every baseline (RepDistiller/mdistiller defaults) and CDS. */
-export const DEFAULT_METHODS: readonly string[] = ['ce', 'kd', 'fitnet', 'at', 'sp', 'rkd', 'pkt', 'crd', 'dkd', 'cds', 'cds-kd'];
-/** `distill`'s default epochs (the CIFAR-100 benchmark schedule). */
-const DEFAULT_EPOCHS = 240;
+export const DEFAULT_METHODS: readonly string[] = COMPARE_DEFAULTS.methods;
 
 /** A run as progress events name it. */
 export interface RunRef {
@@ -65,7 +65,7 @@ export interface CompareRunOptions extends PassThroughOptions {
   readonly seeds?: number | readonly number[];
   /** Dataset spec (as for distill). */
   readonly data: string;
-  /** Default 240 (distill's). */
+  /** Default: distill's (`RECIPES.distill.epochs`). */
   readonly epochs?: number;
   /**
    * Method options: `key` applies to every compared method that has an option of that name (at least one must),
@@ -159,7 +159,7 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
     if (!methods.includes(name)) methods.push(name);
   }
   if (methods.length === 0) throw new CompareError('compare needs at least one method');
-  const seedsOpt = o.seeds ?? 3;
+  const seedsOpt = o.seeds ?? COMPARE_DEFAULTS.seeds;
   let seeds: number[];
   if (typeof seedsOpt === 'number') {
     positiveInt('seeds', seedsOpt);
@@ -168,15 +168,8 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
     seeds = [...new Set(seedsOpt)];
     if (seeds.length === 0 || !seeds.every((s) => Number.isInteger(s))) throw new CompareError(`seeds must be integers, got ${JSON.stringify(seedsOpt)}`);
   }
-  positiveInt('epochs', o.epochs);
-  positiveInt('batchSize', o.batchSize);
-  positiveInt('limit', o.limit);
-  positiveInt('testLimit', o.testLimit);
-  positiveInt('maxStepsPerEpoch', o.maxStepsPerEpoch);
-  if (o.labeledFraction !== undefined && !(o.labeledFraction > 0 && o.labeledFraction <= 1)) {
-    throw new CompareError(`labeledFraction must be in (0, 1], got ${o.labeledFraction}`);
-  }
-  if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new CompareError(`lr must be a positive number, got ${o.lr}`);
+  const invalid = invalidOption('compare', { ...(o as unknown as Readonly<Record<string, unknown>>), seeds: undefined });
+  if (invalid !== undefined) throw new CompareError(invalid);
   const methodOptions = scopeMethodOptions(methods, o.methodOptions ?? {});
   const hasOptions = Object.values(methodOptions).some((v) => Object.keys(v).length > 0);
   return {
@@ -185,16 +178,8 @@ export function resolveSetup(o: CompareRunOptions): CompareSetup {
     data: o.data,
     methods,
     seeds,
-    epochs: o.epochs ?? DEFAULT_EPOCHS,
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.schedule !== undefined ? { schedule: o.schedule } : {}),
-    ...(o.limit !== undefined ? { limit: o.limit } : {}),
-    ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
-    ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),
-    ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
-    ...(o.teacherStages !== undefined && o.teacherStages.length > 0 ? { teacherStages: [...o.teacherStages] } : {}),
-    ...(o.teacherLogits !== undefined ? { teacherLogits: o.teacherLogits } : {}),
+    ...(Object.fromEntries(passedOptions(o).map(([spec, v]) => [spec.key, v])) as PassThroughOptions),
+    epochs: o.epochs ?? RECIPES.distill.epochs,
     ...(hasOptions ? { methodOptions: Object.fromEntries(Object.entries(methodOptions).filter(([, v]) => Object.keys(v).length > 0)) } : {}),
     ...(o.backend !== undefined && o.backend !== 'auto' ? { backend: o.backend } : {}),
   };
@@ -257,7 +242,7 @@ async function prepareBackend(backend: BackendRequest | undefined): Promise<void
 async function teacherFor(out: string, setup: CompareSetup, evaluate: boolean, backend: BackendRequest | undefined): Promise<TeacherFigures | null> {
   if (!evaluate) return null;
   await prepareBackend(backend);
-  return teacherFiguresCached(out, setup.teacher, setup.data, setup.testLimit, { stages: setup.teacherStages, logits: setup.teacherLogits });
+  return teacherFiguresCached(out, setup.teacher, setup.data, setup.testLimit, { stages: setup.teacherStages, logits: setup.teacherLogits }, setup.teacherInput);
 }
 
 const CURVES_SVG = 'accuracy-per-epoch.svg';
@@ -454,14 +439,13 @@ async function setupFromRuns(dir: string): Promise<{ setup: CompareSetup; specs:
     data: first.data,
     methods: order,
     seeds: [...new Set(found.map((f) => f.config.seed))].sort((a, b) => a - b),
+    ...(Object.fromEntries(
+      passThroughOptions()
+        .filter((spec) => spec.config !== undefined)
+        .map((spec) => [spec.key, valueFromConfig(spec, first as unknown as Readonly<Record<string, unknown>>)])
+        .filter(([, v]) => v !== undefined),
+    ) as PassThroughOptions),
     epochs,
-    ...(first.batchSize !== undefined ? { batchSize: first.batchSize } : {}),
-    ...(first.lr !== undefined ? { lr: first.lr } : {}),
-    ...(first.schedule !== undefined ? { schedule: first.schedule.kind } : {}),
-    ...(first.limit !== undefined ? { limit: first.limit } : {}),
-    ...(first.testLimit !== undefined ? { testLimit: first.testLimit } : {}),
-    ...(first.labeledFraction !== undefined ? { labeledFraction: first.labeledFraction } : {}),
-    ...(first.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: first.maxStepsPerEpoch } : {}),
   };
   const specs = found.map(({ name, config }) => {
     const spec = planRuns({ ...setup, methods: [config.method], seeds: [config.seed] }, dir)[0]!;
