@@ -535,3 +535,22 @@ export function standardAugment(images: tf.Tensor4D, rng: Random, options: Stand
   view.dispose();
   return out;
 }
+
+/**
+ * The default views of a step with `views` views: the CDS pair (`view1Recipe`, `view2Recipe`) for 2, the standard
+ * crop + flip (`standardRecipe`) for 1.
+ */
+export function defaultViewRecipes(views: 1 | 2, inputShape: readonly number[]): readonly ViewRecipe[] {
+  return views === 2 ? [view1Recipe(inputShape), view2Recipe(inputShape)] : [standardRecipe(inputShape)];
+}
+
+/**
+ * A step's input: one augmented view per recipe (1: N rows, `standardAugment`; 2: 2N rows, rows j and j + N views of
+ * image j, `twoViews`), normalised. `images` is a pixel-scale float32 NHWC batch (not disposed); the result is the
+ * caller's. Throws DataError for another number of recipes.
+ */
+export function augmentViews(images: tf.Tensor4D, rng: Random, recipes: readonly ViewRecipe[], stats: NormStats): tf.Tensor4D {
+  if (recipes.length === 1) return standardAugment(images, rng, { ...stats, recipe: recipes[0]! });
+  if (recipes.length === 2) return twoViews(images, rng, { ...stats, view1: recipes[0]!, view2: recipes[1]! });
+  throw new DataError(`a step takes one or two views, got ${recipes.length} view recipes`);
+}

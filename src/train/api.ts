@@ -30,8 +30,9 @@ import { describeSchedule, scaleMilestones } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
 
 import { ConfigError } from './errors.js';
-import { configValue, flagName, invalidOption, RECIPE_COMMON, RECIPES, recipeLr, recordedOptions, valueFromConfig } from './options.js';
-import type { OptionSpec, Recipe } from './options.js';
+import { ADAMW_DEFAULTS, configValue, flagName, invalidOption, RECIPE_COMMON, RECIPES, recipeLr, recordedOptions, valueFromConfig } from './options.js';
+import type { OptimizerKind, OptionSpec, Recipe } from './options.js';
+import { optimizerFactory } from './optimizer.js';
 
 export { ConfigError };
 
@@ -47,6 +48,8 @@ export interface RunOptions {
   readonly lr?: number;
   readonly momentum?: number;
   readonly weightDecay?: number;
+  /** 'sgd' (momentum SGD, the default) or 'adamw' (decoupled weight decay; default lr 1e-3, weight decay 0.01). */
+  readonly optimizer?: OptimizerKind;
   /** 'multistep' (default), 'cosine' or 'constant'. */
   readonly schedule?: 'multistep' | 'cosine' | 'constant';
   /** Multistep milestones (1-based epochs). Default: the recipe's, scaled to `epochs`. */
@@ -221,6 +224,7 @@ async function loadData(o: RunOptions, rng: Random): Promise<{ train: Dataset; t
 export interface ResolvedHyperparameters {
   readonly epochs: number;
   readonly batchSize: number;
+  readonly optimizer: OptimizerKind;
   readonly lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
@@ -241,6 +245,7 @@ export function resolveHyperparameters(
 ): ResolvedHyperparameters {
   validate(o);
   const recipe = RECIPES[kind];
+  const optimizer = o.optimizer ?? RECIPE_COMMON.optimizer;
   const epochs = o.epochs ?? recipe.epochs;
   if (o.warmupEpochs !== undefined && o.warmupEpochs > 0 && o.warmupEpochs >= epochs) {
     throw new ConfigError(
@@ -251,9 +256,10 @@ export function resolveHyperparameters(
   return {
     epochs,
     batchSize: o.batchSize ?? recipe.batchSize,
-    lr: o.lr ?? recipeLr(kind, modelName),
+    optimizer,
+    lr: o.lr ?? recipeLr(kind, modelName, optimizer),
     momentum: o.momentum ?? RECIPE_COMMON.momentum,
-    weightDecay: o.weightDecay ?? RECIPE_COMMON.weightDecay,
+    weightDecay: o.weightDecay ?? (optimizer === 'adamw' ? ADAMW_DEFAULTS.weightDecay : RECIPE_COMMON.weightDecay),
     schedule: resolveSchedule(o, recipe, epochs),
     warmupEpochs: o.warmupEpochs ?? RECIPE_COMMON.warmupEpochs,
     seed: o.seed ?? RECIPE_COMMON.seed,
@@ -588,6 +594,7 @@ async function runIn(
 
   const { epochs, lr, batchSize } = hyper;
   const optimizer = {
+    factory: optimizerFactory(hyper.optimizer),
     lr,
     momentum: hyper.momentum,
     weightDecay: hyper.weightDecay,

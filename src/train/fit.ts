@@ -5,11 +5,11 @@
  */
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
-import { Batcher, standardAugment, twoViews } from '../data/index.js';
-import type { Batch, Dataset, NormStats } from '../data/index.js';
+import { augmentViews, Batcher } from '../data/index.js';
+import type { Batch, Dataset, NormStats, ViewRecipe } from '../data/index.js';
 import { exportStudent, saveStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { disposeMethod } from '../methods/index.js';
+import { disposeMethod, viewRecipesOf } from '../methods/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
 import { learningRate } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
@@ -22,17 +22,17 @@ import { createRunDir } from '../run/config.js';
 import { runPaths } from '../run/paths.js';
 import { CdsDistillError } from '../errors.js';
 import { ConfigError } from './errors.js';
+import { SGD } from './optimizer.js';
+import type { OptimizerFactory, OptimizerSettings } from './optimizer.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
 export interface TeacherModel extends FrozenTeacher {
   forward(x: tf.Tensor4D): TeacherOutputs;
 }
 
-export interface OptimizerConfig {
-  readonly lr: number;
-  readonly momentum: number;
-  /** L2 weight decay added to every gradient (BN gamma/beta included, as the reference recipes do). */
-  readonly weightDecay: number;
+export interface OptimizerConfig extends OptimizerSettings {
+  /** Which optimizer (src/train/optimizer.ts). Default: momentum SGD, weight decay added to every gradient. */
+  readonly factory?: OptimizerFactory;
   readonly schedule: ScheduleConfig;
   readonly warmupEpochs: number;
 }
@@ -185,7 +185,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   });
   const augmentRng = new Random(options.seed).fork();
   const methodRng = options.methodRng;
-  const optimizer = tf.train.momentum(options.optimizer.lr, options.optimizer.momentum);
+  const factory = options.optimizer.factory ?? SGD;
+  const optimizer = factory.create(options.optimizer);
   const sources = { batcher, augmentRng, methodRng };
   let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
@@ -215,9 +216,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const inference = student.inferenceModel();
   const stepsPerEpoch = Math.min(batcher.numBatches, options.maxStepsPerEpoch ?? Infinity);
   const stats = { mean: train.mean, std: train.std };
+  const views = viewRecipesOf(needs, train.inputShape);
   // Saved bundles and the export take raw pixels and normalise with the statistics training used.
   student.setInputSpec({ ...stats, ...(train.classNames.length === student.numClasses ? { classNames: train.classNames } : {}) });
-  const weightDecay = options.optimizer.weightDecay;
+  // L2 decay on every gradient, BN gamma/beta included, as the reference recipes do (SGD); AdamW decays itself.
+  const weightDecay = factory.gradientWeightDecay(options.optimizer);
   const schedule = {
     baseLr: options.optimizer.lr,
     epochs,
@@ -254,7 +257,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         student,
         method,
         teacher: options.teacher,
-        views: needs.views,
+        views,
         batch: batcher.next(),
         augmentRng,
         stats,
@@ -337,7 +340,8 @@ interface StepInputs {
   readonly student: Student;
   readonly method: MethodRun;
   readonly teacher?: TeacherModel;
-  readonly views: 1 | 2;
+  /** The augmentation: one recipe per view. */
+  readonly views: readonly ViewRecipe[];
   /** Consumed: its tensors are disposed here. */
   readonly batch: Batch;
   readonly augmentRng: Random;
@@ -356,14 +360,13 @@ interface StepInputs {
 function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>; images: number } {
   const { batch } = a;
   const n = batch.labels.shape[0];
-  const inputs =
-    a.views === 2 ? twoViews(batch.images, a.augmentRng, a.stats) : standardAugment(batch.images, a.augmentRng, a.stats);
+  const inputs = augmentViews(batch.images, a.augmentRng, a.views, a.stats);
   const teacherOut = a.teacher ? a.teacher.forward(inputs) : undefined;
   const { labels, rows } = stepLabels(batch.labels, batch.labeled);
-  let ctx: StepContext | undefined;
+  const kept: Record<string, tf.Tensor> = {};
   let termTensors: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
-    ctx = {
+    const ctx: StepContext = {
       student: a.student.forward(inputs, true),
       teacher: teacherOut,
       labels,
@@ -371,6 +374,10 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
       batchSize: n,
       sampleIndices: batch.indices,
       epoch: a.epoch,
+      keepForAfterStep: (name, t) => {
+        if (kept[name] !== undefined && kept[name] !== t) kept[name]!.dispose();
+        kept[name] = tf.keep(t);
+      },
     };
     termTensors = a.method.lossTerms(ctx);
     const list = Object.values(termTensors);
@@ -393,8 +400,9 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
     });
     a.optimizer.applyGradients(ordered as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
     tf.dispose(Object.values(ordered));
-    if (a.method.afterStep && ctx) a.method.afterStep(ctx);
+    a.method.afterStep?.({ batchSize: n, sampleIndices: batch.indices, labeledRows: rows, epoch: a.epoch, kept });
   }
+  tf.dispose(Object.values(kept));
   tf.dispose([...Object.values(grads), inputs, batch.images, batch.labels]);
   if (labels !== batch.labels) labels.dispose();
   if (teacherOut) disposeTeacherOutputs(teacherOut);

@@ -147,7 +147,10 @@ export const RECIPES: Readonly<Record<'train' | 'distill', Recipe>> = {
 };
 
 /** What both recipes share. */
-export const RECIPE_COMMON = { momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 0, seed: 0, schedule: 'multistep', evalBatchSize: 256 } as const;
+export const RECIPE_COMMON = { optimizer: 'sgd', momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 0, seed: 0, schedule: 'multistep', evalBatchSize: 256 } as const;
+
+/** AdamW's own defaults (PyTorch's torch.optim.AdamW: lr 1e-3, decoupled weight decay 0.01), in place of the recipe's. */
+export const ADAMW_DEFAULTS = { lr: 1e-3, weightDecay: 0.01 } as const;
 
 /** What `compare` runs when not told: every baseline (RepDistiller/mdistiller defaults) and CDS, over 3 seeds. */
 export const COMPARE_DEFAULTS = {
@@ -155,8 +158,9 @@ export const COMPARE_DEFAULTS = {
   seeds: 3,
 } as const;
 
-/** The reference learning rate of `model` for a command: the zoo entry's distillation lr, else the recipe's. */
-export function recipeLr(command: 'train' | 'distill', model: string): number {
+/** The reference learning rate of `model` for a command: AdamW's, else the zoo entry's distillation lr, else the recipe's. */
+export function recipeLr(command: 'train' | 'distill', model: string, optimizer: OptimizerKind = 'sgd'): number {
+  if (optimizer === 'adamw') return ADAMW_DEFAULTS.lr;
   return (command === 'distill' ? modelRecipe(model)?.distillLr : undefined) ?? RECIPES[command].lr;
 }
 
@@ -303,13 +307,25 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--lr <x>',
     kind: POSITIVE_NUMBER,
     help: 'initial learning rate',
-    default: (c) => (c === 'train' ? String(RECIPES.train.lr) : `${RECIPES.distill.lr}; ${distillLrHelp()}`),
+    default: (c) => `${c === 'train' ? RECIPES.train.lr : `${RECIPES.distill.lr}; ${distillLrHelp()}`}; ${ADAMW_DEFAULTS.lr} with adamw`,
     commands: ALL,
     config: 'resolved',
     describe: (v) => `lr ${v}`,
   }),
+  opt({
+    key: 'optimizer',
+    flag: '--optimizer <name>',
+    kind: choice(OPTIMIZERS),
+    help: 'sgd: momentum SGD, weight decay added to the gradient; adamw: Adam with decoupled weight decay',
+    default: () => RECIPE_COMMON.optimizer,
+    commands: ALL,
+    config: 'resolved',
+    // Runs from before the option were SGD runs.
+    fromConfig: (c) => c['optimizer'] ?? 'sgd',
+    describe: (v) => `${v} optimizer`,
+  }),
   opt({ key: 'momentum', flag: '--momentum <x>', kind: UNIT_INTERVAL, help: 'SGD momentum', default: () => String(RECIPE_COMMON.momentum), commands: ALL, config: 'resolved', describe: (v) => `momentum ${v}` }),
-  opt({ key: 'weightDecay', flag: '--weight-decay <x>', kind: NON_NEGATIVE_NUMBER, help: 'L2 weight decay', default: () => String(RECIPE_COMMON.weightDecay), commands: ALL, config: 'resolved', describe: (v) => `weight decay ${v}` }),
+  opt({ key: 'weightDecay', flag: '--weight-decay <x>', kind: NON_NEGATIVE_NUMBER, help: 'L2 weight decay (adamw: decoupled)', default: () => `${RECIPE_COMMON.weightDecay}; ${ADAMW_DEFAULTS.weightDecay} with adamw`, commands: ALL, config: 'resolved', describe: (v) => `weight decay ${v}` }),
   opt({
     key: 'schedule',
     flag: '--schedule <kind>',
