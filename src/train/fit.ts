@@ -7,7 +7,6 @@ import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
 import { augmentViews, Batcher } from '../data/index.js';
 import type { Batch, Dataset, NormStats, ViewRecipe } from '../data/index.js';
-import { exportStudent, saveStudentBundle } from '../student/index.js';
 import type { Student } from '../student/index.js';
 import { disposeMethod, viewRecipesOf } from '../methods/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
@@ -15,11 +14,8 @@ import { learningRate } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
 import { evaluate } from './evaluate.js';
 import type { ClassificationMetrics } from './metrics.js';
-import { hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { TrainingState } from './checkpoint.js';
-import { appendMetricsLog, readMetricsLog, writeMetricsLog } from '../run/metrics-log.js';
-import { createRunDir } from '../run/config.js';
-import { runPaths } from '../run/paths.js';
+import { FitRunDirectory } from './fit-run-dir.js';
 import { CdsDistillError } from '../errors.js';
 import { ConfigError } from './errors.js';
 import { SGD } from './optimizer.js';
@@ -172,10 +168,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let student = options.student;
   let method = options.method;
   if (needs.teacher && !options.teacher) throw new ConfigError('this method needs a teacher: pass FitOptions.teacher (distill() loads one from --teacher)');
-  const paths = runDir ? runPaths(runDir) : undefined;
-  const checkpointDir = paths?.checkpoint;
-  const metricsFile = paths?.metrics;
-
   const batcher = new Batcher(train, {
     batchSize,
     format: 'raw',
@@ -191,26 +183,10 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
 
-  if (runDir) await createRunDir(runDir, options.config);
-  if (options.resume && checkpointDir && hasCheckpoint(checkpointDir)) {
-    const ckpt = await readCheckpoint(checkpointDir);
-    student.dispose();
-    disposeMethod(method);
-    student = ckpt.student;
-    method = options.rebuildMethod ? options.rebuildMethod(student) : method;
-    await ckpt.restoreParts(method.parts);
-    await ckpt.restoreOptimizer(optimizer);
-    if (ckpt.methodState && method.setState) method.setState(ckpt.methodState);
-    state = ckpt.state;
-    batcher.setState(state.batcher);
-    augmentRng.setState(state.augmentRng);
-    methodRng.setState(state.methodRng);
-    // Epochs after the checkpoint's (and a torn last line from a crash mid-append) are dropped and trained again.
-    history = metricsFile ? (await readMetricsLog(metricsFile)).epochs.filter((m) => m.epoch <= state.epoch) : [];
-    if (metricsFile) await writeMetricsLog(metricsFile, history);
-  } else if (metricsFile) {
-    await writeMetricsLog(metricsFile, []);
-  }
+  // The run directory's reads and writes (./fit-run-dir.ts): config.json, the resume, metrics, checkpoints, bundles.
+  const dir = await FitRunDirectory.open(runDir, options.config);
+  const resumed = await dir.resumeOrStart(options.resume === true, { student, method, rebuildMethod: options.rebuildMethod, optimizer, ...sources });
+  if (resumed) ({ student, method, state, history } = resumed);
 
   const variables = variablesOf(student, method);
   const inference = student.inferenceModel();
@@ -230,17 +206,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let best = state.best;
   let interrupted = false;
 
-  const saveCheckpoint = async (s: TrainingState): Promise<void> => {
-    if (!checkpointDir) return;
-    await writeCheckpoint(checkpointDir, {
-      student,
-      parts: method.parts,
-      optimizer,
-      methodState: method.getState?.(),
-      state: s,
-      meta: { epoch: s.epoch },
-    });
-  };
+  const saveCheckpoint = (s: TrainingState): Promise<void> =>
+    dir.saveCheckpoint({ student, parts: method.parts, optimizer, methodState: method.getState?.(), state: s, meta: { epoch: s.epoch } });
 
   for (let epoch = state.epoch; epoch < epochs && !interrupted; epoch++) {
     const sums: Record<string, number> = { ...state.epochSums };
@@ -267,7 +234,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         weightDecay,
       });
       if (!Number.isFinite(loss)) {
-        const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
+        const where = dir.lastCheckpoint();
         disposeOptimizer(optimizer);
         disposeMethod(method);
         throw new TrainingDivergedError(
@@ -307,19 +274,16 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
     const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };
     history.push(metrics);
-    if (metricsFile) await appendMetricsLog(metricsFile, metrics);
     const improved = best == null || testMetrics.top1 > best.top1;
-    if (improved) {
-      best = { top1: testMetrics.top1, epoch: epoch + 1 };
-      if (paths) await saveStudentBundle(student, paths.best, { epoch: epoch + 1, top1: testMetrics.top1 });
-    }
+    if (improved) best = { top1: testMetrics.top1, epoch: epoch + 1 };
+    await dir.endEpoch(metrics, student, improved);
     state = snapshot(epoch + 1, state.globalStep, sources, NO_PROGRESS, best);
     await saveCheckpoint(state);
     options.onEpoch?.(metrics);
     if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
   }
 
-  if (paths && !interrupted) await exportStudent(student, paths.student);
+  if (!interrupted) await dir.finish(student);
   // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
   disposeOptimizer(optimizer);
   disposeMethod(method);
