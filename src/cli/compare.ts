@@ -11,6 +11,7 @@ import type { CompareEvent, CompareReport, CompareRunOptions, MethodRow } from '
 import type { BackendRequest } from '../runtime/index.js';
 import { addRuntimeOptions, clipMessage, CliError, count, examples, EXIT_INTERRUPTED, MAX_ERROR_LINE, Output, startBackend, UsageError } from './common.js';
 import { addConfigOptions, addDeclaredOptions, declaredValues, mergeConfig } from './options.js';
+import { RECIPE_COMMON } from '../train/options.js';
 import { methodHelp } from './run.js';
 
 type Opts = Record<string, unknown>;
@@ -35,7 +36,7 @@ function runOptions(o: Opts): CompareRunOptions {
   const own = new Set(['out', 'workers', 'inProcess', 'plan', 'collect', 'teacherEval']);
   return {
     ...(Object.fromEntries(Object.entries(v).filter(([k]) => !own.has(k))) as unknown as CompareRunOptions),
-    data: str(v, 'data') ?? 'fashion-mnist',
+    data: str(v, 'data') ?? RECIPE_COMMON.data,
     ...(backend !== undefined && backend !== 'auto' ? { backend } : {}),
   };
 }

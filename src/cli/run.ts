@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { checkRun, checkRunDirectory, distill, resolveHyperparameters, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
-import { optionsOf } from '../train/options.js';
+import { optionsOf, RECIPE_COMMON } from '../train/options.js';
 import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { buildModel, listModels } from '../models/index.js';
 import { addRuntimeOptions, CliError, EXIT_INTERRUPTED, EXIT_OK, Output, pct, startBackend, UsageError } from './common.js';
@@ -75,7 +75,7 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
   }
   const { model, teacher, student, ...chosen } = values;
   const modelName = (kind === 'train' ? model : student) as string;
-  const base = { ...chosen, data: str(chosen, 'data') ?? 'fashion-mnist' } as Omit<TrainOptions, 'model'>;
+  const base = { ...chosen, data: str(chosen, 'data') ?? RECIPE_COMMON.data } as Omit<TrainOptions, 'model'>;
   const methodName = base.method ?? (kind === 'train' ? 'cds' : 'cds-kd');
   if (base.resume && base.out === undefined) throw new CliError('--resume needs --out DIR: the run directory to continue');
   const runDir = base.out ?? join('runs', `${modelName}-${methodName}-${stamp()}`);

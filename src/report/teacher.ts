@@ -12,6 +12,7 @@ import { resolveTeacherPath } from '../teacher/index.js';
 import type { TeacherInput, TeacherSelection } from '../teacher/index.js';
 import { formatTeacherInput } from '../teacher/index.js';
 import { MetricsAccumulator } from '../train/index.js';
+import { RECIPE_COMMON } from '../train/options.js';
 import { countSavedModelParams } from '../student/params.js';
 
 export interface TeacherFigures {
@@ -56,7 +57,7 @@ export async function evaluateTeacher(teacherPath: string, data: string, options
   });
   const acc = new MetricsAccumulator(15);
   try {
-    const batcher = new Batcher(test, { batchSize: options.batchSize ?? 256, shuffle: false, format: 'normalized' });
+    const batcher = new Batcher(test, { batchSize: options.batchSize ?? RECIPE_COMMON.evalBatchSize, shuffle: false, format: 'normalized' });
     for (const batch of batcher.epochBatches()) {
       const out = teacher.forward(batch.images);
       const logits = (await out.logits.data()) as Float32Array;

@@ -19,6 +19,7 @@ import { FitRunDirectory } from './fit-run-dir.js';
 import { CdsDistillError } from '../errors.js';
 import { ConfigError } from './errors.js';
 import { SGD } from './optimizer.js';
+import { RECIPE_COMMON } from './options.js';
 import type { OptimizerFactory, OptimizerSettings } from './optimizer.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
@@ -269,7 +270,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
 
     // An epoch cut short by maxStepsPerEpoch must still start the next one at its beginning.
     if (batcher.epoch === epoch) batcher.setState({ ...batcher.getState(), epoch: epoch + 1, position: 0 });
-    const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? 256 });
+    const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? RECIPE_COMMON.evalBatchSize });
     const train: Record<string, number> = {};
     for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
     const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };

@@ -147,7 +147,7 @@ export const RECIPES: Readonly<Record<'train' | 'distill', Recipe>> = {
 };
 
 /** What both recipes share. */
-export const RECIPE_COMMON = { optimizer: 'sgd', momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 0, seed: 0, schedule: 'multistep', evalBatchSize: 256 } as const;
+export const RECIPE_COMMON = { data: 'fashion-mnist', optimizer: 'sgd', momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 0, seed: 0, schedule: 'multistep', evalBatchSize: 256 } as const;
 
 /** AdamW's own defaults (PyTorch's torch.optim.AdamW: lr 1e-3, decoupled weight decay 0.01), in place of the recipe's. */
 export const ADAMW_DEFAULTS = { lr: 1e-3, weightDecay: 0.01 } as const;
@@ -276,7 +276,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--data <spec>',
     kind: SOURCE,
     help: 'dataset spec: fashion-mnist, fashion-mnist-slice, cifar10:DIR, cifar100:DIR, mnist:DIR, folder:DIR, synthetic[:HxWxC[:CLASSES[:COUNT]]]',
-    default: () => 'fashion-mnist',
+    default: () => RECIPE_COMMON.data,
     commands: ALL,
     identity: true,
   }),
