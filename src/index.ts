@@ -30,7 +30,7 @@ export type { BundledData, BundledTeacher } from './bundled.js';
 export { fileSystemHandler, loadLayersModelFromDir, ModelFileError } from './io/index.js';
 export { matchStages } from './align/index.js';
 export { getMethod, listMethods, resolveMethodOptions, MethodError } from './methods/index.js';
-export type { MethodRecipe, MethodRun, MethodSetup, StepContext, MethodNeeds } from './methods/index.js';
+export type { MethodRecipe, MethodRun, MethodSetup, StepContext, AfterStepContext, MethodNeeds } from './methods/index.js';
 export { checkRun, checkRunDirectory, describeSchedule } from './train/index.js';
 export type { RunCheck, DatasetRecord } from './train/index.js';
 export { DirectoryLock, LockError } from './run/lock.js';

@@ -1,15 +1,14 @@
 /**
  * What every command shares: output (human text on stdout, logs on stderr, JSON only with --json), one-line user
- * errors with exit codes, option parsers, --config loading (JSON or YAML; flags override it), backend start-up.
+ * errors with exit codes, option parsers, backend start-up (--config and the declared options: ./options.ts).
  * The compare command imports these too.
  */
-import { readFile } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { initBackend, backendReport } from '../runtime/index.js';
 import type { BackendName, BackendRequest } from '../runtime/index.js';
 import { CdsDistillError, isCdsUserError } from '../errors.js';
+import { FRACTION, INTEGER, NAMES, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_NUMBER } from '../train/options.js';
+import type { ValueKind } from '../train/options.js';
 
 /** Exit codes: 0 success, 1 user error, 2 usage error, 130 interrupted (SIGINT/SIGTERM). */
 export const EXIT_OK = 0;
@@ -156,42 +155,31 @@ export function reportError(err: unknown, verbose: boolean, helpCommand = 'cds-d
   return EXIT_USER;
 }
 
-function oneLine(s: string): string {
+/** `s` on one line: newlines and the indentation after them become one space. */
+export function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Option parsers (commander argParsers: InvalidArgumentError -> "error: option ... argument ... is invalid", exit 1)
 
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer.');
-  return n;
+/**
+ * A commander argParser for a declared value kind (src/train/options.ts): the flag's text parsed and checked by the
+ * kind, refused with "expected <what the kind is>." (InvalidArgumentError: a user error, exit 1).
+ */
+export function parserOf<T>(kind: ValueKind<T>): (value: string) => T {
+  return (value) => {
+    const v = kind.parse(value);
+    if (v === undefined || !kind.check(v)) throw new InvalidArgumentError(`expected ${kind.expected}.`);
+    return v;
+  };
 }
 
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0.');
-  return n;
-}
-
-export function integer(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError('expected an integer.');
-  return n;
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
-  return n;
-}
-
-export function fraction(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n > 0 && n <= 1)) throw new InvalidArgumentError('expected a number in (0, 1].');
-  return n;
-}
+export const positiveInt = parserOf(POSITIVE_INT);
+export const nonNegativeInt = parserOf(NON_NEGATIVE_INT);
+export const integer = parserOf(INTEGER);
+export const positiveNumber = parserOf(POSITIVE_NUMBER);
+export const fraction = parserOf(FRACTION);
 
 /** "32x32x3" -> [32, 32, 3]. */
 export function shape3(value: string): [number, number, number] {
@@ -218,18 +206,7 @@ function scalar(v: string): unknown {
 }
 
 /** Comma-separated list. */
-export function list(value: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list.');
-  return items;
-}
-
-/** Help of distill's and compare's teacher naming options (one wording for both). */
-export const TEACHER_STAGES_HELP =
-  'comma-separated stage names of a model.json teacher: layer names of a LayersModel (default: found automatically), ' +
-  'node names of a GraphModel (default: none, enough for kd and dkd; see cds-distill inspect TEACHER)';
-export const TEACHER_LOGITS_HELP =
-  'the layer or graph node whose output is the teacher\'s logits, when it is not the model\'s last output';
+export const list = parserOf(NAMES) as (value: string) => string[];
 
 const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'onednn', 'wasm', 'cpu'];
 
@@ -245,137 +222,12 @@ export function addRuntimeOptions(cmd: Command, options: { seed?: boolean } = {}
   return cmd;
 }
 
-/** --config FILE: a JSON or YAML object of the command's options (long names, camelCase or kebab-case). */
-export function addConfigOptions(cmd: Command): Command {
-  cmd.option('--config <file>', 'read options from a JSON or YAML file; flags override it');
-  cmd.option('--dry-run', 'print the resolved configuration and exit');
-  return cmd;
-}
-
 export async function startBackend(request: string | undefined, out: Output): Promise<BackendName> {
   const name = await initBackend((request ?? 'auto') as BackendRequest);
   const report = backendReport();
   out.debug(`backend: ${name} (${report?.package ?? ''})`);
   for (const s of report?.skipped ?? []) out.debug(`  skipped ${s.package}: ${s.reason}`);
   return name;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Config files
-
-function camel(key: string): string {
-  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** Read a --config file into a plain object with camelCase keys. */
-export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
-  const abs = resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    throw new CliError(`cannot read config file ${abs}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  const ext = extname(abs).toLowerCase();
-  let raw: unknown;
-  try {
-    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new CliError(`config file ${abs} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${oneLine((err as Error).message)}`);
-  }
-  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CliError(`config file ${abs} must hold an object of options (e.g. {"model": "resnet20", "epochs": 10})`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) out[camel(k)] = v;
-  return out;
-}
-
-/**
- * The command's options with --config merged under the flags: a value from the file is used unless the flag was given
- * on the command line. File values are checked and converted with the option's own parser. Unknown keys are refused.
- */
-export async function mergeConfig(cmd: Command, opts: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const file = opts['config'];
-  if (typeof file !== 'string') return opts;
-  const config = runConfigAliases(await readConfigFile(file), cmd.name());
-  const byKey = new Map(cmd.options.map((o) => [o.attributeName(), o]));
-  const merged: Record<string, unknown> = { ...opts };
-  for (const [key, value] of Object.entries(config)) {
-    const option = byKey.get(key);
-    if (!option || key === 'config' || key === 'dryRun') {
-      const known = [...byKey.keys()].filter((k) => k !== 'config' && k !== 'dryRun');
-      throw new CliError(`config file ${file}: unknown option "${key}"; known options: ${known.join(', ')}`);
-    }
-    if (cmd.getOptionValueSource(key) === 'cli' && key !== 'methodOption') continue;
-    merged[key] = convertConfigValue(option, key, value, file, opts[key]);
-  }
-  return merged;
-}
-
-/** Informational keys of a run's config.json, ignored when it is used as --config (the run recomputes them). */
-const RUN_CONFIG_INFO = ['kind', 'inputShape', 'numClasses', 'classNames', 'tfjs', 'stageMatch', 'dataset', 'teacherInputUsed'];
-
-/**
- * Accept a run's config.json as --config: its names for options (methodOptions, maxStepsPerEpoch, the schedule object,
- * the student's name in `model` for distill) become the command's; informational keys are dropped.
- */
-function runConfigAliases(config: Record<string, unknown>, command: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
-  if ('methodOptions' in out) {
-    out['methodOption'] = { ...(out['methodOptions'] as object), ...((out['methodOption'] as object | undefined) ?? {}) };
-    delete out['methodOptions'];
-  }
-  if ('maxStepsPerEpoch' in out) {
-    out['maxSteps'] ??= out['maxStepsPerEpoch'];
-    delete out['maxStepsPerEpoch'];
-  }
-  const schedule = out['schedule'];
-  if (schedule != null && typeof schedule === 'object' && !Array.isArray(schedule)) {
-    const s = schedule as { kind?: unknown; milestones?: unknown };
-    out['schedule'] = s.kind;
-    // No milestones (a run too short for a drop) is the recipe's scaled schedule, which --milestones cannot spell.
-    if (Array.isArray(s.milestones) && s.milestones.length > 0) out['milestones'] ??= s.milestones;
-  }
-  if (out['kind'] === 'distill' && command === 'distill' && 'model' in out) {
-    out['student'] ??= out['model'];
-    delete out['model'];
-  }
-  if (out['kind'] !== undefined) for (const k of RUN_CONFIG_INFO) delete out[k];
-  return out;
-}
-
-function convertConfigValue(option: Option, key: string, value: unknown, file: string, cliValue: unknown): unknown {
-  const parser = (option as unknown as { parseArg?: (v: string, prev: unknown) => unknown }).parseArg;
-  const fail = (why: string): never => {
-    throw new CliError(`config file ${file}: option "${key}" ${why}`);
-  };
-  if (key === 'methodOption') {
-    // An object {name: value} (or a list of "name=value"); flags given with --method-option are merged over it.
-    let obj: Record<string, unknown> = {};
-    if (Array.isArray(value)) for (const item of value) obj = keyValue(String(item), obj);
-    else if (value != null && typeof value === 'object') obj = { ...(value as Record<string, unknown>) };
-    else fail('must be an object of method options, e.g. {"T": 4}');
-    return { ...obj, ...((cliValue as Record<string, unknown> | undefined) ?? {}) };
-  }
-  if (!option.required && !option.optional) {
-    // A boolean flag.
-    if (typeof value !== 'boolean') fail(`must be true or false, got ${JSON.stringify(value)}`);
-    return value;
-  }
-  if (value == null) fail('has no value');
-  if (Array.isArray(value) && option.argChoices === undefined && parser) {
-    return parser(value.join(','), undefined);
-  }
-  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
-  if (text === undefined) return fail(`must be a string or number, got ${JSON.stringify(value)}`);
-  if (option.argChoices && !option.argChoices.includes(text)) fail(`must be one of ${option.argChoices.join(', ')}, got ${text}`);
-  if (!parser) return text;
-  try {
-    return parser(text, undefined);
-  } catch (err) {
-    return fail(`${JSON.stringify(value)} is invalid: ${(err as Error).message}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -3,33 +3,15 @@
  * process and run directory), then write results.json, results.csv and report.md with SVG plots. Re-running skips
  * finished runs and resumes interrupted ones; --plan writes the runs for an external scheduler, --collect reports them.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { join } from 'node:path';
-import { compare, collectCompare, planCompare, resolveSetup, DEFAULT_METHODS, CompareError } from '../report/index.js';
+import { compare, collectCompare, planCompare, resolveSetup, CompareError } from '../report/index.js';
 import { signalChildren } from '../report/runner.js';
 import type { CompareEvent, CompareReport, CompareRunOptions, MethodRow } from '../report/index.js';
 import type { BackendRequest } from '../runtime/index.js';
-import {
-  addConfigOptions,
-  addRuntimeOptions,
-  clipMessage,
-  CliError,
-  count,
-  examples,
-  fraction,
-  EXIT_INTERRUPTED,
-  keyValue,
-  list,
-  MAX_ERROR_LINE,
-  mergeConfig,
-  Output,
-  positiveInt,
-  positiveNumber,
-  startBackend,
-  TEACHER_LOGITS_HELP,
-  TEACHER_STAGES_HELP,
-  UsageError,
-} from './common.js';
+import { addRuntimeOptions, clipMessage, CliError, count, examples, EXIT_INTERRUPTED, MAX_ERROR_LINE, Output, startBackend, UsageError } from './common.js';
+import { addConfigOptions, addDeclaredOptions, declaredValues, mergeConfig } from './options.js';
+import { RECIPE_COMMON } from '../train/options.js';
 import { methodHelp } from './run.js';
 
 type Opts = Record<string, unknown>;
@@ -41,31 +23,20 @@ function num(o: Opts, k: string): number | undefined {
   return typeof o[k] === 'number' ? (o[k] as number) : undefined;
 }
 
+/** The comparison's run options from the merged command options (declared in src/train/options.ts). */
 function runOptions(o: Opts): CompareRunOptions {
-  const missing = ['teacher', 'student', 'out'].filter((k) => str(o, k) === undefined);
+  const v = declaredValues(o, 'compare');
+  const missing = ['teacher', 'student', 'out'].filter((k) => str(v, k) === undefined);
   if (missing.length > 0) {
     throw new UsageError(
       `required option ${missing.map((k) => `--${k}`).join(', ')} not specified (give it as a flag or in --config); see cds-distill compare --help`,
     );
   }
   const backend = str(o, 'backend') as BackendRequest | undefined;
+  const own = new Set(['out', 'workers', 'inProcess', 'plan', 'collect', 'teacherEval']);
   return {
-    teacher: str(o, 'teacher')!,
-    student: str(o, 'student')!,
-    methods: (o['methods'] as string[] | undefined) ?? DEFAULT_METHODS,
-    seeds: num(o, 'seeds') ?? 3,
-    data: str(o, 'data') ?? 'fashion-mnist',
-    epochs: num(o, 'epochs'),
-    batchSize: num(o, 'batchSize'),
-    lr: num(o, 'lr'),
-    ...(str(o, 'schedule') !== undefined ? { schedule: str(o, 'schedule') as 'multistep' | 'cosine' | 'constant' } : {}),
-    limit: num(o, 'limit'),
-    testLimit: num(o, 'testLimit'),
-    labeledFraction: num(o, 'labeledFraction'),
-    maxStepsPerEpoch: num(o, 'maxSteps'),
-    ...(o['teacherStages'] !== undefined ? { teacherStages: o['teacherStages'] as string[] } : {}),
-    ...(str(o, 'teacherLogits') !== undefined ? { teacherLogits: str(o, 'teacherLogits') } : {}),
-    methodOptions: o['methodOption'] as Record<string, unknown> | undefined,
+    ...(Object.fromEntries(Object.entries(v).filter(([k]) => !own.has(k))) as unknown as CompareRunOptions),
+    data: str(v, 'data') ?? RECIPE_COMMON.data,
     ...(backend !== undefined && backend !== 'auto' ? { backend } : {}),
   };
 }
@@ -162,33 +133,8 @@ function finish(out: Output, report: CompareReport, outDir: string, interrupted:
  */
 export function registerCompare(program: Command, exit?: (code: number) => void): void {
   const cmd = new Command('compare')
-    .description('compare distillation methods: every method x seed as its own run, then a table (mean ± std) and plots')
-    .option('--teacher <path>', 'teacher: a run directory, a student bundle, or a tfjs model.json (required)')
-    .option('--student <name>', 'zoo model to train as the student (required)')
-    .option('--teacher-stages <names>', TEACHER_STAGES_HELP, list)
-    .option('--teacher-logits <name>', TEACHER_LOGITS_HELP)
-    .option('--methods <list>', `comma-separated methods (default: ${DEFAULT_METHODS.join(',')})`, list)
-    .option('--seeds <n>', 'seeds per method: 0..n-1; a seed fixes the data order, identical across methods (default: 3)', positiveInt)
-    .option('--data <spec>', 'dataset spec, as for distill (default: fashion-mnist)')
-    .option('--epochs <n>', 'epochs per run (default: 240, the distillation benchmark recipe)', positiveInt)
-    .option('--batch-size <n>', 'images per step (default: distill\'s)', positiveInt)
-    .option('--lr <x>', 'initial learning rate (default: distill\'s)', positiveNumber)
-    .addOption(new Option('--schedule <kind>', 'learning-rate schedule of every run (default: distill\'s)').choices(['multistep', 'cosine', 'constant']))
-    .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
-    .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
-    .option('--labeled-fraction <x>', 'semi-supervised: keep labels for this fraction of the training images (default: 1)', fraction)
-    .option('--max-steps <n>', 'at most this many steps per epoch (smoke tests)', positiveInt)
-    .option(
-      '--method-option <key=value>',
-      'method option (repeatable): key=value for every compared method that has it, method.key=value for one (e.g. kd.temperature=3)',
-      keyValue,
-    )
-    .option('--out <dir>', 'comparison directory: runs/<method>-seed<k>/, logs/, results.json, results.csv, report.md, *.svg (required)')
-    .option('--workers <n>', 'runs at once, each in its own process (default: 1)', positiveInt)
-    .option('--in-process', 'run one after another inside this process instead of spawning distill (needs --workers 1)')
-    .option('--plan <file>', 'write one self-contained distill command per run (JSON lines; - for stdout) instead of running them')
-    .option('--collect <dir>', 'build the report from the finished run directories of a comparison directory (after running a plan)')
-    .option('--no-teacher-eval', 'do not evaluate the teacher for the table\'s top row');
+    .description('compare distillation methods: every method x seed as its own run, then a table (mean ± std) and plots');
+  addDeclaredOptions(cmd, 'compare');
   addConfigOptions(cmd);
   addRuntimeOptions(cmd, { seed: false });
   cmd

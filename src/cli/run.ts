@@ -5,67 +5,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
 import { checkRun, checkRunDirectory, distill, resolveHyperparameters, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
+import { optionsOf, RECIPE_COMMON } from '../train/options.js';
 import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { buildModel, listModels } from '../models/index.js';
-import {
-  addConfigOptions,
-  addRuntimeOptions,
-  CliError,
-  EXIT_INTERRUPTED,
-  EXIT_OK,
-  fraction,
-  keyValue,
-  list,
-  mergeConfig,
-  nonNegativeInt,
-  Output,
-  pct,
-  positiveInt,
-  positiveNumber,
-  startBackend,
-  UsageError,
-} from './common.js';
+import { addRuntimeOptions, CliError, EXIT_INTERRUPTED, EXIT_OK, Output, pct, startBackend, UsageError } from './common.js';
+import { addConfigOptions, addDeclaredOptions, declaredValues, mergeConfig } from './options.js';
 import { Progress } from './progress.js';
 import { runPaths } from '../run/paths.js';
 
-/** The options train and distill both take (besides model / teacher / student). */
+/** The options of train or distill (declared in src/train/options.ts), then --config/--dry-run and the runtime's. */
 export function addRunOptions(cmd: Command, kind: 'train' | 'distill'): Command {
-  const recipe = kind === 'train' ? 'CDS recipe' : 'distillation benchmark recipe';
-  cmd
-    .option('--data <spec>', 'dataset spec: fashion-mnist, fashion-mnist-slice, cifar10:DIR, cifar100:DIR, mnist:DIR, folder:DIR, synthetic[:HxWxC[:CLASSES[:COUNT]]]', 'fashion-mnist')
-    .option('--method <name>', `training method (default: ${kind === 'train' ? 'cds' : 'cds-kd'}; see the list below)`)
-    .option('--method-option <key=value>', "override one of the method's weights or hyperparameters (repeatable)", keyValue)
-    .option('--epochs <n>', `epochs (default: ${kind === 'train' ? 300 : 240}, the ${recipe})`, positiveInt)
-    .option('--batch-size <n>', `images per step (default: ${kind === 'train' ? 128 : 64})`, positiveInt)
-    .option('--lr <x>', `initial learning rate (default: ${kind === 'train' ? '0.1' : '0.05; 0.01 for MobileNetV2/ShuffleNets'})`, positiveNumber)
-    .option('--momentum <x>', 'SGD momentum (default: 0.9)', (v) => {
-      const n = Number(v);
-      if (v.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
-      return n;
-    })
-    .option('--weight-decay <x>', 'L2 weight decay (default: 5e-4)', (v) => {
-      const n = Number(v);
-      if (v.trim() === '' || !(n >= 0)) throw new InvalidArgumentError('expected a number >= 0.');
-      return n;
-    })
-    .addOption(new Option('--schedule <kind>', 'learning-rate schedule (default: multistep)').choices(['multistep', 'cosine', 'constant']))
-    .option('--milestones <list>', "multistep epochs where the lr drops 10x (default: the recipe's, scaled to --epochs)", (v) =>
-      list(v).map((s) => positiveInt(s)),
-    )
-    .option('--warmup-epochs <n>', 'linear learning-rate warm-up epochs (default: 0)', nonNegativeInt)
-    .option('--out <dir>', 'run directory: config.json, metrics.jsonl, checkpoint/, best/, student/ (default: runs/<model>-<method>-<time>)')
-    .option('--resume', 'continue the run in <out> from its checkpoint; options not given are the run\'s own (its config.json), and only --epochs (to extend it) and --backend may differ')
-    .option('--force', 'replace the run in a non-empty <out> (without it, or --resume, a non-empty <out> is refused)')
-    .option('--limit <n>', 'training images to use, stratified (default: all)', positiveInt)
-    .option('--test-limit <n>', 'test images to evaluate on (default: all)', positiveInt)
-    .option('--labeled-fraction <x>', 'semi-supervised: keep labels for this fraction of the training images (default: 1)', fraction)
-    .option('--max-steps <n>', 'at most this many steps per epoch (smoke tests; default: a full pass)', positiveInt)
-    .option('--eval-batch-size <n>', 'batch size for evaluation (default: 256)', positiveInt);
+  addDeclaredOptions(cmd, kind);
   addConfigOptions(cmd);
-  addRuntimeOptions(cmd);
+  addRuntimeOptions(cmd, { seed: false });
   return cmd;
 }
 
@@ -95,39 +49,6 @@ type Opts = Record<string, unknown>;
 function str(o: Opts, k: string): string | undefined {
   return typeof o[k] === 'string' ? (o[k] as string) : undefined;
 }
-function num(o: Opts, k: string): number | undefined {
-  return typeof o[k] === 'number' ? (o[k] as number) : undefined;
-}
-
-/** Options for the library call, from the merged command options (undefined = the recipe's default). */
-function libraryOptions(o: Opts): Omit<TrainOptions, 'model'> {
-  return {
-    data: str(o, 'data') ?? 'fashion-mnist',
-    method: str(o, 'method'),
-    methodOptions: o['methodOption'] as Record<string, unknown> | undefined,
-    epochs: num(o, 'epochs'),
-    batchSize: num(o, 'batchSize'),
-    lr: num(o, 'lr'),
-    momentum: num(o, 'momentum'),
-    weightDecay: num(o, 'weightDecay'),
-    schedule: str(o, 'schedule') as TrainOptions['schedule'],
-    milestones: o['milestones'] as number[] | undefined,
-    warmupEpochs: num(o, 'warmupEpochs'),
-    seed: num(o, 'seed'),
-    out: str(o, 'out'),
-    resume: o['resume'] === true,
-    force: o['force'] === true,
-    limit: num(o, 'limit'),
-    testLimit: num(o, 'testLimit'),
-    labeledFraction: num(o, 'labeledFraction'),
-    maxStepsPerEpoch: num(o, 'maxSteps'),
-    evalBatchSize: num(o, 'evalBatchSize'),
-  };
-}
-
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 /** The command line that continues an interrupted run. */
 function resumeCommand(out: string): string {
@@ -144,31 +65,26 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
   const resumeFromSaved = given['resume'] === true && given['config'] === undefined && savedConfig !== undefined && existsSync(savedConfig);
   const o = await mergeConfig(cmd, resumeFromSaved ? { ...given, config: savedConfig } : given);
   const out = new Output({ json: o['json'] === true, verbose: o['verbose'] === true });
-  const missing = (kind === 'train' ? ['model'] : ['teacher', 'student']).filter((k) => str(o, k) === undefined);
+  const values = declaredValues(o, kind);
+  const missing = (kind === 'train' ? ['model'] : ['teacher', 'student']).filter((k) => str(values, k) === undefined);
   if (missing.length > 0) {
     throw new UsageError(
       `required option ${missing.map((k) => `--${k}`).join(', ')} not specified (give it as a flag or in --config); ` +
         `see cds-distill ${kind} --help`,
     );
   }
-  const modelName = (kind === 'train' ? str(o, 'model') : str(o, 'student'))!;
-  const base = libraryOptions(o);
+  const { model, teacher, student, ...chosen } = values;
+  const modelName = (kind === 'train' ? model : student) as string;
+  const base = { ...chosen, data: str(chosen, 'data') ?? RECIPE_COMMON.data } as Omit<TrainOptions, 'model'>;
   const methodName = base.method ?? (kind === 'train' ? 'cds' : 'cds-kd');
   if (base.resume && base.out === undefined) throw new CliError('--resume needs --out DIR: the run directory to continue');
   const runDir = base.out ?? join('runs', `${modelName}-${methodName}-${stamp()}`);
   const recipe = getMethod(methodName);
   const methodOptions = resolveMethodOptions(recipe, base.methodOptions ?? {});
-  if (kind === 'train' && needsOf(recipe, methodOptions).teacher) {
-    throw new CliError(`method ${recipe.name} distils from a teacher: use cds-distill distill --teacher PATH --student ${modelName} --method ${recipe.name}`);
-  }
-
-  const teacherStages = o['teacherStages'] as string[] | undefined;
-  const teacherLogits = str(o, 'teacherLogits');
-  const teacherInput = o['teacherInput'] as DistillOptions['teacherInput'];
   const runOptions = (extra: Partial<TrainOptions> = {}): TrainOptions | DistillOptions =>
     kind === 'train'
       ? { ...base, method: recipe.name, out: runDir, ...extra, model: modelName }
-      : { ...base, method: recipe.name, out: runDir, ...extra, teacher: str(o, 'teacher')!, student: modelName, ...(teacherStages ? { teacherStages } : {}), ...(teacherLogits !== undefined ? { teacherLogits } : {}), ...(teacherInput !== undefined ? { teacherInput } : {}) };
+      : { ...base, method: recipe.name, out: runDir, ...extra, teacher: teacher as string, student: modelName };
 
   if (o['dryRun'] === true) {
     // Refuse an unknown model name now, as the run would (building it is cheap next to a run).
@@ -180,8 +96,9 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
     if (checked.dataset.note !== undefined) out.log(`data: ${checked.dataset.note}`);
     const resolved = {
       command: kind,
-      ...(kind === 'train' ? { model: modelName } : { teacher: str(o, 'teacher'), student: modelName }),
-      ...defined({ ...base, method: recipe.name, out: runDir, methodOptions: undefined }),
+      ...(kind === 'train' ? { model: modelName } : { teacher, student: modelName }),
+      ...base,
+      out: runDir,
       method: recipe.name,
       methodSummary: recipe.summary,
       methodOptions,
@@ -189,7 +106,9 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       backend: str(o, 'backend') ?? 'auto',
       // What the run will use: the given values, the reference recipe's for the rest.
       ...resolveHyperparameters(kind, base, modelName),
-      fromRecipe: Object.keys(base).filter((k) => base[k as keyof typeof base] === undefined && k !== 'methodOptions' && k !== 'out'),
+      fromRecipe: optionsOf(kind)
+        .filter((spec) => spec.default !== undefined && (runOptions() as unknown as Opts)[spec.key] === undefined)
+        .map((spec) => spec.key),
       lrSchedule: checked.scheduleText,
       dataset: checked.dataset,
       inputShape: checked.inputShape,
@@ -219,7 +138,7 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const progress = new Progress(out);
-  out.log(`${kind}: ${kind === 'train' ? modelName : `${str(o, 'teacher')} -> ${modelName}`} with ${recipe.name} on ${base.data}; run directory ${runDir}`);
+  out.log(`${kind}: ${kind === 'train' ? modelName : `${String(teacher)} -> ${modelName}`} with ${recipe.name} on ${base.data}; run directory ${runDir}`);
   let result: RunResult;
   try {
     const hooks = { onStep: progress.onStep, onEpoch: progress.onEpoch, onNote: (m: string) => out.log(m), signal: controller.signal };

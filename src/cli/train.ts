@@ -5,8 +5,7 @@ import { addRunOptions, methodHelp, modelHelp, runTraining } from './run.js';
 
 export function registerTrain(program: Command, exit: (code: number) => void): void {
   const cmd = new Command('train')
-    .description('train a model from the zoo (a teacher, or a student without a teacher) and write a run directory')
-    .option('--model <name>', 'zoo model to train (required)');
+    .description('train a model from the zoo (a teacher, or a student without a teacher) and write a run directory');
   addRunOptions(cmd, 'train');
   cmd
     .addHelpText(

@@ -1,5 +1,6 @@
 /**
- * Seeded, batched augmentation.
+ * Seeded, batched augmentation: the views (recipes, one or two views per step, normalisation); the transforms are in
+ * ./augment-geometry.ts (crop, flip, cutout) and ./augment-colour.ts (colour jitter, grayscale).
  *
  * Conventions (every function here):
  * - Input: a float32 NHWC batch in pixel scale [0, 255] (what `Batcher` yields with `format: 'raw'`).
@@ -18,51 +19,18 @@
 import { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
 import { DataError } from './errors.js';
+import { applyGeometry, drawGeometry, shapeOf } from './augment-geometry.js';
+import type { GeometryRecipe } from './augment-geometry.js';
+import { colorJitter, randomGrayscale } from './augment-colour.js';
+import type { ColorJitterOptions, GrayscaleOptions } from './augment-colour.js';
 
-export interface CropOptions {
-  /** Pixels of padding on every side before a random HxW window is cut. Default 4. */
-  readonly padding?: number;
-  /** Pixel value of the padding (pixel scale). Default 128. */
-  readonly fill?: number;
-}
-
-export interface FlipOptions {
-  /** Probability of a horizontal flip per image. Default 0.5. */
-  readonly p?: number;
-}
-
-export interface CutoutOptions {
-  /** Holes per image. Default 1. */
-  readonly holes?: number;
-  /** Side of each square hole in pixels. */
-  readonly size: number;
-  /** Pixel value inside a hole (pixel scale, before normalisation). Default 0 (black). */
-  readonly fill?: number;
-}
-
-export interface ColorJitterOptions {
-  /** Factor drawn uniformly from [max(0, 1 - b), 1 + b]. Default 0 (off). */
-  readonly brightness?: number;
-  /** Factor from [max(0, 1 - c), 1 + c], blending with the image's mean gray. Default 0. */
-  readonly contrast?: number;
-  /** Factor from [max(0, 1 - s), 1 + s], blending with the pixel's gray. RGB only. Default 0. */
-  readonly saturation?: number;
-  /** Hue shift from [-h, h] (fraction of the colour wheel, h <= 0.5). RGB only. Default 0. */
-  readonly hue?: number;
-  /** Probability that an image is jittered at all. Default 1. */
-  readonly p?: number;
-}
-
-export interface GrayscaleOptions {
-  /** Probability per image. Default 1. */
-  readonly p?: number;
-}
+export { randomCrop, randomFlip, cutout } from './augment-geometry.js';
+export type { CropOptions, FlipOptions, CutoutOptions } from './augment-geometry.js';
+export { adjustBrightness, adjustContrast, adjustSaturation, adjustHue, colorJitter, randomGrayscale } from './augment-colour.js';
+export type { ColorJitterOptions, GrayscaleOptions } from './augment-colour.js';
 
 /** One augmentation view: which transforms run, in this order: crop, flip, cutout, colour jitter, grayscale. */
-export interface ViewRecipe {
-  readonly crop?: CropOptions | false;
-  readonly flip?: FlipOptions | false;
-  readonly cutout?: CutoutOptions | false;
+export interface ViewRecipe extends GeometryRecipe {
   readonly colorJitter?: ColorJitterOptions | false;
   readonly grayscale?: GrayscaleOptions | false;
 }
@@ -123,304 +91,6 @@ export function view2Recipe(inputShape: readonly number[]): ViewRecipe {
 export function standardRecipe(inputShape: readonly number[]): ViewRecipe {
   const [h, w] = inputShape as [number, number];
   return { crop: { padding: defaultPadding(h, w), fill: defaultCropFill(inputShape) }, flip: { p: 0.5 } };
-}
-
-function shapeOf(images: tf.Tensor): [number, number, number, number] {
-  if (images.rank !== 4) throw new DataError(`augmentation needs an NHWC batch (rank 4), got shape [${images.shape.join(', ')}]`);
-  if (images.dtype !== 'float32') throw new DataError(`augmentation needs a float32 batch, got ${images.dtype}`);
-  return images.shape as [number, number, number, number];
-}
-
-/** Per-image geometric parameters of one view, drawn in JS. */
-interface Geometry {
-  crop?: { padding: number; dy: Int32Array; dx: Int32Array };
-  flip?: Uint8Array;
-  /** Per image, per hole: [y1, y2, x1, x2) clipped to the image. */
-  holes?: Int32Array[];
-}
-
-function drawGeometry(n: number, h: number, w: number, rng: Random, recipe: ViewRecipe): Geometry {
-  const g: Geometry = {};
-  if (recipe.crop) {
-    const padding = recipe.crop.padding ?? 4;
-    if (!(Number.isInteger(padding) && padding >= 0)) throw new DataError(`crop padding must be a non-negative integer, got ${padding}`);
-    g.crop = { padding, dy: new Int32Array(n), dx: new Int32Array(n) };
-  }
-  if (recipe.flip) g.flip = new Uint8Array(n);
-  const holes = recipe.cutout ? recipe.cutout.holes ?? 1 : 0;
-  if (recipe.cutout) {
-    const size = recipe.cutout.size;
-    if (!(Number.isInteger(size) && size > 0)) throw new DataError(`cutout size must be a positive integer, got ${size}`);
-    g.holes = [];
-  }
-  const pFlip = recipe.flip ? recipe.flip.p ?? 0.5 : 0;
-  for (let i = 0; i < n; i++) {
-    if (g.crop) {
-      g.crop.dy[i] = rng.int(2 * g.crop.padding + 1);
-      g.crop.dx[i] = rng.int(2 * g.crop.padding + 1);
-    }
-    if (g.flip) g.flip[i] = rng.next() < pFlip ? 1 : 0;
-    if (g.holes && recipe.cutout) {
-      // DeVries & Taylor's cutout: the centre is uniform over the image, the square is clipped at the border.
-      const size = recipe.cutout.size;
-      const boxes = new Int32Array(4 * holes);
-      for (let k = 0; k < holes; k++) {
-        const cy = rng.int(h);
-        const cx = rng.int(w);
-        const y1 = cy - Math.floor(size / 2);
-        const x1 = cx - Math.floor(size / 2);
-        boxes[4 * k] = Math.max(0, y1);
-        boxes[4 * k + 1] = Math.min(h, y1 + size);
-        boxes[4 * k + 2] = Math.max(0, x1);
-        boxes[4 * k + 3] = Math.min(w, x1 + size);
-      }
-      g.holes.push(boxes);
-    }
-  }
-  return g;
-}
-
-/**
- * Gather indices for `views` geometries over a source batch of n images: output image v*n + i reads source image i.
- * Index n*h*w is the crop fill row, n*h*w + 1 the hole fill row.
- */
-function geometryIndices(n: number, h: number, w: number, views: Geometry[]): Int32Array {
-  const fillRow = n * h * w;
-  const holeRow = fillRow + 1;
-  const idx = new Int32Array(views.length * n * h * w);
-  let o = 0;
-  for (const g of views) {
-    for (let i = 0; i < n; i++) {
-      const pad = g.crop?.padding ?? 0;
-      const dy = (g.crop?.dy[i] ?? 0) - pad;
-      const dx = (g.crop?.dx[i] ?? 0) - pad;
-      const flip = g.flip?.[i] === 1;
-      const base = i * h * w;
-      const start = o;
-      for (let y = 0; y < h; y++) {
-        const sy = y + dy;
-        const rowOk = sy >= 0 && sy < h;
-        for (let x = 0; x < w; x++) {
-          const sx = (flip ? w - 1 - x : x) + dx;
-          idx[o++] = rowOk && sx >= 0 && sx < w ? base + sy * w + sx : fillRow;
-        }
-      }
-      const boxes = g.holes?.[i];
-      if (boxes) {
-        for (let k = 0; k < boxes.length; k += 4) {
-          for (let y = boxes[k]!; y < boxes[k + 1]!; y++) idx.fill(holeRow, start + y * w + boxes[k + 2]!, start + y * w + boxes[k + 3]!);
-        }
-      }
-    }
-  }
-  return idx;
-}
-
-/** Apply geometries (one per output view) with one gatherND; output has views.length * n images. */
-function applyGeometry(images: tf.Tensor4D, views: Geometry[], fill: number, holeFill: number): tf.Tensor4D {
-  const [n, h, w, c] = shapeOf(images);
-  const idx = geometryIndices(n, h, w, views);
-  return tf.tidy(() => {
-    const flat = images.reshape([n * h * w, c]);
-    const extra = tf.tensor2d([new Array<number>(c).fill(fill), new Array<number>(c).fill(holeFill)], [2, c], 'float32');
-    const table = tf.concat([flat, extra], 0);
-    // gatherND over rows is ~10x faster than gather on wasm for this shape.
-    const out = tf.gatherND(table, tf.tensor2d(idx, [idx.length, 1], 'int32'));
-    return out.reshape([views.length * n, h, w, c]) as tf.Tensor4D;
-  });
-}
-
-/** Random crop: pad by `padding` on every side with `fill`, cut a random HxW window per image. */
-export function randomCrop(images: tf.Tensor4D, rng: Random, options: CropOptions = {}): tf.Tensor4D {
-  const [n, h, w] = shapeOf(images);
-  const g = drawGeometry(n, h, w, rng, { crop: options });
-  return applyGeometry(images, [g], options.fill ?? 128, 0);
-}
-
-/** Horizontal flip (mirror left-right) of each image with probability `p`. */
-export function randomFlip(images: tf.Tensor4D, rng: Random, options: FlipOptions = {}): tf.Tensor4D {
-  const [n, h, w] = shapeOf(images);
-  const g = drawGeometry(n, h, w, rng, { flip: options });
-  return applyGeometry(images, [g], 0, 0);
-}
-
-/**
- * Cutout: `holes` squares of side `size` per image set to `fill` (pixel scale, default 0 = black, i.e. applied
- * before normalisation). The centre is uniform over the image, so a hole near the border is clipped.
- */
-export function cutout(images: tf.Tensor4D, rng: Random, options: CutoutOptions): tf.Tensor4D {
-  const [n, h, w] = shapeOf(images);
-  const g = drawGeometry(n, h, w, rng, { cutout: options });
-  return applyGeometry(images, [g], 0, options.fill ?? 0);
-}
-
-const LUMA = [0.299, 0.587, 0.114];
-
-/*
- * The colour ops work on the batch viewed as [N, H*W, C] (per-image factors broadcast as [N, 1, 1]) or as pixel rows
- * [N*H*W, C]; the gray of every pixel is one 2-D matMul with a 3x3 matrix.
- * Slices along the channel axis, `tile`, `mod` and broadcasting `where` are slow on wasm and are avoided.
- */
-
-/** out_j = sum_k x_k m[k][j]: the 3x3 (row-major) matrix that maps a pixel to its gray value in every channel. */
-function grayMatrix(): number[] {
-  return [0, 1, 2].flatMap((k) => [LUMA[k]!, LUMA[k]!, LUMA[k]!]);
-}
-
-/**
- * Per image: f x + (1 - f) gray(x), gray copied to the three channels (saturation; f = 0 is grayscale, f = 1 the
- * identity, both exact). x is [N, P, 3]. One 2-D matMul for the gray (a batched matMul with a 3x3 matrix per image
- * is several times slower on wasm).
- */
-function mixWithGray(x: tf.Tensor3D, factors: Float32Array): tf.Tensor3D {
-  const [n, p] = x.shape;
-  const gray3 = x.reshape([n * p, 3]).matMul(tf.tensor2d(grayMatrix(), [3, 3])).reshape([n, p, 3]);
-  return x.mul(perImage(factors)).add(gray3.mul(perImage(factors.map((f) => 1 - f)))) as tf.Tensor3D;
-}
-
-function perImage(values: Float32Array): tf.Tensor3D {
-  return tf.tensor3d(values, [values.length, 1, 1]);
-}
-
-function clip255(x: tf.Tensor3D): tf.Tensor3D {
-  return x.clipByValue(0, 255) as tf.Tensor3D;
-}
-
-/** Mean gray (luma) of each image of x [N, P, C], as [N, 1, 1]. */
-function meanGray(x: tf.Tensor3D): tf.Tensor3D {
-  const [n, p, c] = x.shape;
-  const g = c === 3 ? x.reshape([n * p, 3]).matMul(tf.tensor2d(LUMA, [3, 1])) : x;
-  return g.reshape([n, p]).mean(1).reshape([n, 1, 1]);
-}
-
-/**
- * Hue rotation in HSV space by `shift` [N, 1, 1] (fraction of the wheel), x [N, P, 3] in pixel scale; value (max) and
- * chroma (max - min) are kept, as torchvision's adjust_hue.
- */
-function shiftHue(x: tf.Tensor3D, shift: tf.Tensor3D): tf.Tensor3D {
-  const [n, p] = x.shape;
-  const rows = x.reshape([n * p, 3]);
-  const max = rows.max(1, true);
-  const delta = max.sub(rows.min(1, true));
-  // Which channel is the max (first one on ties: any branch gives the same hue there) and the hue in sixths of the
-  // wheel: (g - b) / d, 2 + (b - r) / d or 4 + (r - g) / d.
-  const sel = tf.oneHot(tf.argMax(rows, 1), 3).cast('float32') as tf.Tensor2D;
-  const diffs = rows.matMul(tf.tensor2d([0, -1, 1, 1, 0, -1, -1, 1, 0], [3, 3]));
-  const h6 = sel
-    .mul(diffs)
-    .matMul(tf.ones([3, 1]))
-    .div(delta.maximum(1e-6))
-    .add(sel.matMul(tf.tensor2d([0, 2, 4], [3, 1])));
-  const shifted = h6.reshape([n, p, 1]).add(shift.mul(6)).reshape([n * p, 1]);
-  // HSV -> RGB: channel c in (R, G, B): max - d clip(min(k, 4 - k), 0, 1), k = (c' + 6h) mod 6 with c' = (5, 3, 1).
-  const k0 = tf.fused.matMul({ a: shifted as tf.Tensor2D, b: tf.ones([1, 3]), bias: tf.tensor1d([5, 3, 1]) });
-  const k = k0.sub(k0.mul(1 / 6).floor().mul(6));
-  // min(k, 4 - k) = 2 - |k - 2| (Minimum is slow on wasm).
-  const ramp = tf.scalar(2).sub(k.sub(2).abs()).clipByValue(0, 1);
-  const ones = tf.ones([1, 3]);
-  const out = max.matMul(ones).sub(delta.matMul(ones).mul(ramp));
-  return out.reshape([n, p, 3]) as tf.Tensor3D;
-}
-
-function factorArray(n: number, f: number | readonly number[], what: string): Float32Array {
-  if (typeof f === 'number') return new Float32Array(n).fill(f);
-  if (f.length !== n) throw new DataError(`${what} needs one factor per image (${n}), got ${f.length}`);
-  return Float32Array.from(f);
-}
-
-function adjust(images: tf.Tensor4D, fn: (x: tf.Tensor3D) => tf.Tensor3D): tf.Tensor4D {
-  const [n, h, w, c] = shapeOf(images);
-  return tf.tidy(() => fn(images.reshape([n, h * w, c]) as tf.Tensor3D).reshape([n, h, w, c]) as tf.Tensor4D);
-}
-
-/** x * f per image (one factor, or one per image), clipped to [0, 255]. */
-export function adjustBrightness(images: tf.Tensor4D, factor: number | readonly number[]): tf.Tensor4D {
-  const f = factorArray(images.shape[0], factor, 'adjustBrightness');
-  return adjust(images, (x) => clip255(x.mul(perImage(f))));
-}
-
-/** f x + (1 - f) mean gray of the image, clipped to [0, 255] (torchvision adjust_contrast). */
-export function adjustContrast(images: tf.Tensor4D, factor: number | readonly number[]): tf.Tensor4D {
-  const f = factorArray(images.shape[0], factor, 'adjustContrast');
-  return adjust(images, (x) => clip255(x.mul(perImage(f)).add(meanGray(x).mul(perImage(f.map((v) => 1 - v)))) as tf.Tensor3D));
-}
-
-/** f x + (1 - f) gray of the pixel, clipped to [0, 255] (torchvision adjust_saturation). RGB only. */
-export function adjustSaturation(images: tf.Tensor4D, factor: number | readonly number[]): tf.Tensor4D {
-  if (images.shape[3] !== 3) throw new DataError('adjustSaturation needs 3-channel images');
-  const f = factorArray(images.shape[0], factor, 'adjustSaturation');
-  return adjust(images, (x) => clip255(mixWithGray(x, f)));
-}
-
-/** Rotate the HSV hue by `shift` (fraction of the colour wheel, in [-0.5, 0.5]) (torchvision adjust_hue). RGB only. */
-export function adjustHue(images: tf.Tensor4D, shift: number | readonly number[]): tf.Tensor4D {
-  if (images.shape[3] !== 3) throw new DataError('adjustHue needs 3-channel images');
-  const f = factorArray(images.shape[0], shift, 'adjustHue');
-  return adjust(images, (x) => clip255(shiftHue(x, perImage(f))));
-}
-
-type JitterOp = 'brightness' | 'contrast' | 'saturation' | 'hue';
-
-/**
- * Colour jitter as torchvision's ColorJitter on [0, 255] values: brightness (x * f), contrast (blend with the image's
- * mean gray), saturation (blend with the pixel's gray), hue (HSV rotation), each clipped to [0, 255]. Factors are
- * drawn per image; an image is jittered with probability `p`, otherwise it gets identity factors (unchanged up to
- * float rounding of the HSV round trip, < 1e-3 of a pixel level). The order of the adjustments is a random
- * permutation drawn once per call (torchvision draws it per image; one order per batch keeps this one pass of batched
- * ops). 1-channel images get brightness and contrast only.
- */
-export function colorJitter(images: tf.Tensor4D, rng: Random, options: ColorJitterOptions): tf.Tensor4D {
-  const [n, , , c] = shapeOf(images);
-  const range = (v: number | undefined): [number, number] | undefined =>
-    v !== undefined && v > 0 ? [Math.max(0, 1 - v), 1 + v] : undefined;
-  const ranges: Partial<Record<JitterOp, [number, number]>> = {};
-  const b = range(options.brightness);
-  const ct = range(options.contrast);
-  if (b) ranges.brightness = b;
-  if (ct) ranges.contrast = ct;
-  if (c === 3) {
-    const s = range(options.saturation);
-    if (s) ranges.saturation = s;
-    const hue = options.hue ?? 0;
-    if (!(hue >= 0 && hue <= 0.5)) throw new DataError(`hue jitter must be in [0, 0.5], got ${hue}`);
-    if (hue > 0) ranges.hue = [-hue, hue];
-  }
-  const ops = rng.shuffle(Object.keys(ranges) as JitterOp[]);
-  const p = options.p ?? 1;
-  const factors: Record<JitterOp, Float32Array> = {
-    brightness: new Float32Array(n).fill(1),
-    contrast: new Float32Array(n).fill(1),
-    saturation: new Float32Array(n).fill(1),
-    hue: new Float32Array(n).fill(0),
-  };
-  let any = false;
-  for (let i = 0; i < n; i++) {
-    if (!(rng.next() < p)) continue;
-    any = true;
-    for (const op of ops) {
-      const [lo, hi] = ranges[op]!;
-      factors[op][i] = rng.uniform(lo, hi);
-    }
-  }
-  if (ops.length === 0 || !any) return images.clone();
-  const steps: Record<JitterOp, (x: tf.Tensor4D, f: Float32Array) => tf.Tensor4D> = {
-    brightness: (x, f) => adjustBrightness(x, Array.from(f)),
-    contrast: (x, f) => adjustContrast(x, Array.from(f)),
-    saturation: (x, f) => adjustSaturation(x, Array.from(f)),
-    hue: (x, f) => adjustHue(x, Array.from(f)),
-  };
-  return tf.tidy(() => ops.reduce((x, op) => steps[op](x, factors[op]), images));
-}
-
-/** Grayscale (luma 0.299 R + 0.587 G + 0.114 B, copied to the three channels) per image with probability `p`. */
-export function randomGrayscale(images: tf.Tensor4D, rng: Random, options: GrayscaleOptions = {}): tf.Tensor4D {
-  const [n, h, w, c] = shapeOf(images);
-  const p = options.p ?? 1;
-  // Saturation factor 0 is grayscale, 1 the identity (both exact).
-  const pick = new Float32Array(n);
-  for (let i = 0; i < n; i++) pick[i] = rng.next() < p ? 0 : 1;
-  if (c !== 3 || pick.every((v) => v === 1)) return images.clone();
-  return tf.tidy(() => mixWithGray(images.reshape([n, h * w, 3]) as tf.Tensor3D, pick).reshape([n, h, w, 3]) as tf.Tensor4D);
 }
 
 /**
@@ -534,4 +204,23 @@ export function standardAugment(images: tf.Tensor4D, rng: Random, options: Stand
   const out = normalize(view, options);
   view.dispose();
   return out;
+}
+
+/**
+ * The default views of a step with `views` views: the CDS pair (`view1Recipe`, `view2Recipe`) for 2, the standard
+ * crop + flip (`standardRecipe`) for 1.
+ */
+export function defaultViewRecipes(views: 1 | 2, inputShape: readonly number[]): readonly ViewRecipe[] {
+  return views === 2 ? [view1Recipe(inputShape), view2Recipe(inputShape)] : [standardRecipe(inputShape)];
+}
+
+/**
+ * A step's input: one augmented view per recipe (1: N rows, `standardAugment`; 2: 2N rows, rows j and j + N views of
+ * image j, `twoViews`), normalised. `images` is a pixel-scale float32 NHWC batch (not disposed); the result is the
+ * caller's. Throws DataError for another number of recipes.
+ */
+export function augmentViews(images: tf.Tensor4D, rng: Random, recipes: readonly ViewRecipe[], stats: NormStats): tf.Tensor4D {
+  if (recipes.length === 1) return standardAugment(images, rng, { ...stats, recipe: recipes[0]! });
+  if (recipes.length === 2) return twoViews(images, rng, { ...stats, view1: recipes[0]!, view2: recipes[1]! });
+  throw new DataError(`a step takes one or two views, got ${recipes.length} view recipes`);
 }

@@ -52,6 +52,8 @@ export {
   augmentView,
   twoViews,
   standardAugment,
+  augmentViews,
+  defaultViewRecipes,
   view1Recipe,
   view2Recipe,
   standardRecipe,

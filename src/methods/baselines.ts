@@ -203,7 +203,6 @@ export const crd: MethodRecipe = {
       rng: setup.rng,
     });
     const rng = setup.rng;
-    let pending: { embS: Float32Array; embT: Float32Array } | undefined;
     return {
       parts: [
         { name: 'embed_student', model: embedStudent },
@@ -216,13 +215,12 @@ export const crd: MethodRecipe = {
         const embT = l2Normalize(embedTeacher.apply(ctx.teacher!.pooled) as tf.Tensor2D, 1) as tf.Tensor2D;
         const contrastIdx = memory.sampleNegatives(ctx.sampleIndices, memory.numNegatives, rng);
         weighted(terms, 'crd', numberOption(o, 'crd'), () => crdLoss(embS, embT, memory, ctx.sampleIndices, { contrastIdx }));
-        pending = { embS: embS.dataSync() as Float32Array, embT: embT.dataSync() as Float32Array };
+        // The banks move towards this step's embeddings once the step is taken (RepDistiller updates after the loss).
+        ctx.keepForAfterStep('embS', embS);
+        ctx.keepForAfterStep('embT', embT);
         return terms;
       },
-      afterStep: (ctx) => {
-        if (pending) memory.update(ctx.sampleIndices, pending.embS, pending.embT);
-        pending = undefined;
-      },
+      afterStep: (ctx) => memory.update(ctx.sampleIndices, ctx.kept['embS']!, ctx.kept['embT']!),
       getState: () => {
         const state = memory.getState();
         const { memoryStudent, memoryTeacher, ...json } = state as unknown as Record<string, unknown> & {

@@ -1,4 +1,4 @@
-export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures } from './registry.js';
+export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures, viewRecipesOf } from './registry.js';
 export { MethodError } from './errors.js';
 export { disposeMethod } from './common.js';
 export type {
@@ -11,6 +11,7 @@ export type {
   MethodSetup,
   OptionValue,
   StepContext,
+  AfterStepContext,
   TeacherFeatures,
   TeacherOutputs,
 } from './types.js';

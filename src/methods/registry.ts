@@ -3,6 +3,8 @@ import { at, crd, dkd, fitnet, kd, pkt, rkd, sp } from './baselines.js';
 import { cds, cdsSimclr } from './contrastive.js';
 import { ce, ds, dsKl } from './supervised.js';
 import { MethodError } from './errors.js';
+import { defaultViewRecipes } from '../data/augment.js';
+import type { ViewRecipe } from '../data/augment.js';
 import type { FrozenTeacher, MethodNeeds, MethodOptions, MethodRecipe } from './types.js';
 
 const RECIPES: readonly MethodRecipe[] = [ce, ds, dsKl, cds, cdsSimclr, kd, fitnet, at, sp, rkd, pkt, crd, dkd, cdsKd];
@@ -41,6 +43,18 @@ export function resolveMethodOptions(recipe: MethodRecipe, overrides: Readonly<R
 
 export function needsOf(recipe: MethodRecipe, options: MethodOptions): MethodNeeds {
   return recipe.needsFor ? recipe.needsFor(options) : recipe.needs;
+}
+
+/**
+ * The augmentation of a step for images of `inputShape`: the method's own view recipes (`needs.viewRecipes`), else
+ * the default for its number of views. Throws MethodError (internal) when their number is not `needs.views`.
+ */
+export function viewRecipesOf(needs: MethodNeeds, inputShape: readonly number[]): readonly ViewRecipe[] {
+  const recipes = needs.viewRecipes ? needs.viewRecipes(inputShape) : defaultViewRecipes(needs.views, inputShape);
+  if (recipes.length !== needs.views) {
+    throw new MethodError(`the method declares ${recipes.length} view recipes for ${needs.views} views`, { kind: 'internal' });
+  }
+  return recipes;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { tf } from '../runtime/tf.js';
 import type { Random } from '../runtime/random.js';
 import type { HeadKind, Student, StudentOutputs } from '../student/index.js';
+import type { ViewRecipe } from '../data/augment.js';
 
 import type { TeacherOutputs } from '../teacher/teacher.js';
 
@@ -23,6 +24,11 @@ export interface MethodNeeds {
   readonly teacher: boolean;
   /** 2: the batch is two augmented views per image (2N rows, rows j and j+N one image); 1: one standard view. */
   readonly views: 1 | 2;
+  /**
+   * The method's own augmentation, one recipe per view (`views` of them) for images of `inputShape` [H, W, C].
+   * Default: the CDS pair for two views, random crop + flip for one (`defaultViewRecipes`).
+   */
+  viewRecipes?(inputShape: readonly number[]): readonly ViewRecipe[];
   /** Heads the student is wrapped with. */
   readonly heads: HeadKind;
   /** Dataset row indices of the batch (CRD's memory bank). */
@@ -76,6 +82,29 @@ export interface StepContext {
   readonly sampleIndices: Int32Array;
   /** 1-based epoch being trained (warm-up factors). */
   readonly epoch: number;
+  /**
+   * Keep `tensor` (computed here, inside the gradient tape) for `afterStep`: the loop keeps it alive past the tape
+   * (which disposes everything else of the step), hands it to `afterStep` as `kept[name]`, and disposes it after.
+   * Its value is the one the loss saw, before the update; it is not differentiated.
+   */
+  keepForAfterStep(name: string, tensor: tf.Tensor): void;
+}
+
+/**
+ * What `afterStep` may use: the batch's bookkeeping and the tensors `lossTerms` kept (`keepForAfterStep`), alive
+ * until `afterStep` returns. The student's and teacher's outputs of the step are gone by then.
+ */
+export interface AfterStepContext {
+  /** N: images in the batch. */
+  readonly batchSize: number;
+  /** Dataset row of each image. */
+  readonly sampleIndices: Int32Array;
+  /** Rows (0..N-1) whose labels may be used. */
+  readonly labeledRows: Int32Array;
+  /** 1-based epoch being trained. */
+  readonly epoch: number;
+  /** The tensors kept by `lossTerms`, by name. Owned by the loop: do not dispose. */
+  readonly kept: Readonly<Record<string, tf.Tensor>>;
 }
 
 /** A trainable part a method adds (regressor, adaptation layer, embedding): saved and restored with checkpoints. */
@@ -93,8 +122,11 @@ export interface MethodRun {
    * Called inside the gradient function: everything here is taped.
    */
   lossTerms(ctx: StepContext): Record<string, tf.Scalar>;
-  /** After the optimiser step, outside the tape (memory-bank updates). */
-  afterStep?(ctx: StepContext): void;
+  /**
+   * After the optimiser step, outside the tape (memory-bank updates); not called when the loss is not finite (nothing
+   * is updated then). Gets its own context: what `lossTerms` kept for it, and the batch's indices.
+   */
+  afterStep?(ctx: AfterStepContext): void;
   /** Non-trainable state to checkpoint (memory banks), JSON plus binary arrays. */
   getState?(): { json: unknown; arrays: Record<string, Float32Array> };
   setState?(state: { json: unknown; arrays: Record<string, Float32Array> }): void;

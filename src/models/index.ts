@@ -12,7 +12,7 @@
  *   *_pad                                   explicit symmetric zero padding before a strided 3x3 conv / pool
  *   head_{conv|bn|relu}, head_pool, head_fc layers after the last stage, the pooled feature, the classifier
  */
-export { buildModel, listModels } from './zoo.js';
+export { buildModel, listModels, modelRecipe } from './zoo.js';
 export { ModelError } from './errors.js';
 export type { BuildOptions, InputShape, TappedModel } from './types.js';
 export { inspect, inspectGraph, STAGE_CANDIDATE_OPS } from './inspect.js';

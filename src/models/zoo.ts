@@ -18,14 +18,19 @@ interface ZooEntry {
   /** Smallest input height/width the architecture supports. */
   readonly minSide: number;
   readonly arch: (ctx: ArchContext) => NetOutputs;
+  /** Its own initial learning rate for distillation, when the benchmark's (0.05) is too high for it. */
+  readonly distillLr?: number;
 }
 
 const CIFAR_WIDTHS = [16, 16, 32, 64] as const;
 const CIFAR_WIDTHS_X4 = [32, 64, 128, 256] as const;
 
-function entry(name: string, arch: ZooEntry['arch'], aliases: readonly string[] = [], minSide = 1): ZooEntry {
-  return { name, aliases, minSide, arch };
+function entry(name: string, arch: ZooEntry['arch'], aliases: readonly string[] = [], minSide = 1, distillLr?: number): ZooEntry {
+  return { name, aliases, minSide, arch, ...(distillLr !== undefined ? { distillLr } : {}) };
 }
+
+/** The CIFAR-100 distillation benchmark (RepDistiller) trains MobileNetV2 and ShuffleNet students with lr 0.01. */
+const SMALL_DISTILL_LR = 0.01;
 
 const ENTRIES: readonly ZooEntry[] = [
   ...[8, 14, 20, 32, 44, 56, 110].map((d) => entry(`resnet${d}`, (ctx) => cifarResNet(ctx, d, CIFAR_WIDTHS))),
@@ -35,9 +40,9 @@ const ENTRIES: readonly ZooEntry[] = [
   entry('vgg8', (ctx) => vgg(ctx, VGG_CFG.S), ['vgg8_bn'], 8),
   entry('vgg11', (ctx) => vgg(ctx, VGG_CFG.A), ['vgg11_bn'], 8),
   entry('vgg13', (ctx) => vgg(ctx, VGG_CFG.B), ['vgg13_bn'], 8),
-  entry('MobileNetV2', (ctx) => mobileNetV2(ctx, 6, 0.5), ['mobile_half', 'mobilenet_v2']),
-  entry('ShuffleV1', (ctx) => shuffleNetV1(ctx, [240, 480, 960], [4, 8, 4], 3), ['shufflenetv1', 'shufflenet_v1']),
-  entry('ShuffleV2', (ctx) => shuffleNetV2(ctx, [116, 232, 464, 1024], [3, 7, 3]), ['shufflenetv2', 'shufflenet_v2']),
+  entry('MobileNetV2', (ctx) => mobileNetV2(ctx, 6, 0.5), ['mobile_half', 'mobilenet_v2'], 1, SMALL_DISTILL_LR),
+  entry('ShuffleV1', (ctx) => shuffleNetV1(ctx, [240, 480, 960], [4, 8, 4], 3), ['shufflenetv1', 'shufflenet_v1'], 1, SMALL_DISTILL_LR),
+  entry('ShuffleV2', (ctx) => shuffleNetV2(ctx, [116, 232, 464, 1024], [3, 7, 3]), ['shufflenetv2', 'shufflenet_v2'], 1, SMALL_DISTILL_LR),
   entry('ResNet50', (ctx) => resNetV2(ctx, 'bottleneck', [3, 4, 6, 3]), ['resnet50_cifar']),
   entry('resnet18', (ctx) => resNetV2(ctx, 'basic', [2, 2, 2, 2]), ['resnet18_cifar']),
 ];
@@ -66,6 +71,12 @@ function lookup(name: string): ZooEntry {
     throw new ModelError(`unknown model '${String(name)}' (cds-distill inspect --help lists the zoo); valid names: ${listModels().join(', ')}`);
   }
   return e;
+}
+
+/** A zoo model's own training defaults (its `distillLr`), undefined for a name not in the zoo. */
+export function modelRecipe(name: string): { readonly distillLr?: number } | undefined {
+  const e = BY_NAME.get(normalise(name));
+  return e && (e.distillLr !== undefined ? { distillLr: e.distillLr } : {});
 }
 
 function checkOptions(e: ZooEntry, options: BuildOptions): { inputShape: InputShape; numClasses: number; rng: Random } {

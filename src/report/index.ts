@@ -1,6 +1,11 @@
 // The compare matrix: runs of several methods x seeds, their aggregation, tables and plots (docs/ARCHITECTURE.md).
-export { compare, planCompare, collectCompare, resolveSetup, writeReport, DEFAULT_METHODS } from './compare.js';
-export type { CompareOptions, CompareRunOptions, PlanOptions, PlanLine, CollectOptions, CompareEvent, RunRef } from './compare.js';
+export { compare } from './compare.js';
+export type { CompareOptions, CompareEvent, RunRef } from './compare.js';
+export { resolveSetup, DEFAULT_METHODS } from './setup.js';
+export type { CompareRunOptions } from './setup.js';
+export { planCompare, collectCompare } from './plan.js';
+export type { PlanOptions, PlanLine, CollectOptions } from './plan.js';
+export { writeReport } from './report-files.js';
 export { CompareError, planRuns, runName, runStatus, summarizeRun, readRunMetrics } from './runs.js';
 export type { CompareSetup, PassThroughOptions, RunSpec, RunDistillOptions, RunSummary, EpochFigures, RunStatus } from './runs.js';
 export { buildReport, markdownTable, markdownReport, csvTable, COLUMNS } from './table.js';

@@ -13,7 +13,9 @@ import type { SettingCheck } from '../run/run-dir.js';
 import { countSavedModelParams } from '../student/params.js';
 import { readRunConfig } from '../run/config.js';
 import { runPaths } from '../run/paths.js';
-import type { RunConfig } from '../train/index.js';
+import type { DistillOptions, RunConfig } from '../train/index.js';
+import { configValue, flagName, passThroughOptions, valueFromConfig } from '../train/options.js';
+import type { OptionSpec } from '../train/options.js';
 import { CdsDistillError } from '../errors.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
@@ -21,20 +23,22 @@ export class CompareError extends CdsDistillError {
   override name = 'CompareError';
 }
 
-/** distill settings a comparison hands to every run unchanged (absent: the distill recipe's). */
-export interface PassThroughOptions {
-  readonly batchSize?: number;
-  readonly lr?: number;
-  /** Learning-rate schedule of every run (distill --schedule); default: the recipe's. */
-  readonly schedule?: 'multistep' | 'cosine' | 'constant';
-  readonly limit?: number;
-  readonly testLimit?: number;
-  /** Semi-supervised: keep the labels of this fraction of the training images (distill --labeled-fraction). */
-  readonly labeledFraction?: number;
-  readonly maxStepsPerEpoch?: number;
-  /** The teacher's stage layers/nodes and its logits layer/node (distill --teacher-stages, --teacher-logits). */
-  readonly teacherStages?: readonly string[];
-  readonly teacherLogits?: string;
+/**
+ * distill settings a comparison hands to every run unchanged (absent: the distill recipe's): every run option but
+ * those that identify the comparison or that it sets per run. At run time the set is `passThroughOptions()` (the
+ * declared options of src/train/options.ts that distill and compare both take), so an option declared once for both
+ * reaches every run's argv, options, conflict check and the report's settings line.
+ */
+export type PassThroughOptions = Partial<
+  Omit<DistillOptions, 'teacher' | 'student' | 'data' | 'method' | 'methodOptions' | 'out' | 'resume' | 'force' | 'seed' | 'unlabeledData' | 'onStep' | 'onEpoch' | 'onNote' | 'signal' | 'teacherStageNodes' | 'teacherLogitsNode'>
+>;
+
+/** The pass-through options of `o` that are set, by library name. */
+export function passedOptions(o: PassThroughOptions): [OptionSpec, unknown][] {
+  const values = o as unknown as Readonly<Record<string, unknown>>;
+  return passThroughOptions()
+    .map((spec): [OptionSpec, unknown] => [spec, values[spec.key]])
+    .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0));
 }
 
 /** What `distill` receives for one run: plain JSON (a plan line's `config`, usable as `distill(config)`). */
@@ -43,7 +47,6 @@ export interface RunDistillOptions extends PassThroughOptions {
   readonly student: string;
   readonly method: string;
   readonly data: string;
-  readonly epochs: number;
   readonly seed: number;
   readonly out: string;
   readonly resume: true;
@@ -84,13 +87,10 @@ export function runsDir(out: string): string {
   return join(out, 'runs');
 }
 
-function pushOpt(argv: string[], flag: string, v: number | string | undefined): void {
-  if (v !== undefined) argv.push(flag, String(v));
-}
-
 /** The runs of a setup, methods outer, seeds inner; run directories under `<out>/runs/`. */
 export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
   const specs: RunSpec[] = [];
+  const passed = passedOptions(setup);
   for (const method of setup.methods) {
     const methodOptions = setup.methodOptions?.[method];
     for (const seed of setup.seeds) {
@@ -101,35 +101,17 @@ export function planRuns(setup: CompareSetup, out: string): RunSpec[] {
         student: setup.student,
         method,
         data: setup.data,
-        epochs: setup.epochs,
         seed,
         out: runDir,
         resume: true,
-        ...(setup.batchSize !== undefined ? { batchSize: setup.batchSize } : {}),
-        ...(setup.lr !== undefined ? { lr: setup.lr } : {}),
-        ...(setup.schedule !== undefined ? { schedule: setup.schedule } : {}),
-        ...(setup.limit !== undefined ? { limit: setup.limit } : {}),
-        ...(setup.testLimit !== undefined ? { testLimit: setup.testLimit } : {}),
-        ...(setup.labeledFraction !== undefined ? { labeledFraction: setup.labeledFraction } : {}),
-        ...(setup.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: setup.maxStepsPerEpoch } : {}),
-        ...(setup.teacherStages !== undefined ? { teacherStages: setup.teacherStages } : {}),
-        ...(setup.teacherLogits !== undefined ? { teacherLogits: setup.teacherLogits } : {}),
+        ...Object.fromEntries(passed.map(([spec, v]) => [spec.key, v])),
         ...(methodOptions && Object.keys(methodOptions).length > 0 ? { methodOptions } : {}),
       };
       const argv = ['distill', '--teacher', setup.teacher, '--student', setup.student, '--method', method, '--data', setup.data];
-      pushOpt(argv, '--epochs', setup.epochs);
-      pushOpt(argv, '--batch-size', setup.batchSize);
-      pushOpt(argv, '--lr', setup.lr);
-      pushOpt(argv, '--schedule', setup.schedule);
-      pushOpt(argv, '--seed', seed);
-      pushOpt(argv, '--limit', setup.limit);
-      pushOpt(argv, '--test-limit', setup.testLimit);
-      pushOpt(argv, '--labeled-fraction', setup.labeledFraction);
-      pushOpt(argv, '--max-steps', setup.maxStepsPerEpoch);
-      pushOpt(argv, '--teacher-stages', setup.teacherStages?.join(','));
-      pushOpt(argv, '--teacher-logits', setup.teacherLogits);
+      for (const [spec, v] of passed) argv.push(flagName(spec), spec.kind.format(v));
+      argv.push('--seed', String(seed));
       for (const [k, v] of Object.entries(methodOptions ?? {})) argv.push('--method-option', `${k}=${String(v)}`);
-      pushOpt(argv, '--backend', setup.backend);
+      if (setup.backend !== undefined) argv.push('--backend', setup.backend);
       argv.push('--out', runDir, '--resume', '--json');
       specs.push({ name, method, seed, runDir, options, argv });
     }
@@ -184,18 +166,16 @@ export function configDifferences(spec: RunSpec, config: Partial<RunConfig>): st
     ['student', config.model, o.student],
     ['data', config.data, o.data],
     ['seed', config.seed, o.seed],
-    ['epochs', config.epochs, o.epochs],
   ];
   if (config.teacher !== undefined) checks.push(['teacher', resolve(config.teacher), resolve(o.teacher)]);
-  if (o.batchSize !== undefined) checks.push(['batch size', config.batchSize, o.batchSize]);
-  if (o.lr !== undefined) checks.push(['lr', config.lr, o.lr]);
-  if (o.schedule !== undefined) checks.push(['schedule', config.schedule?.kind, o.schedule]);
-  checks.push(
-    ['limit', config.limit, o.limit],
-    ['test limit', config.testLimit, o.testLimit],
-    ['labeled fraction', config.labeledFraction, o.labeledFraction],
-    ['max steps', config.maxStepsPerEpoch, o.maxStepsPerEpoch],
-  );
+  const saved = config as Readonly<Record<string, unknown>>;
+  for (const spec of passThroughOptions()) {
+    if (spec.config === undefined) continue;
+    const want = (o as unknown as Readonly<Record<string, unknown>>)[spec.key];
+    // A resolved setting (or one recorded inside another) is the run's own choice unless the comparison fixes it.
+    if (want === undefined && (spec.config === 'resolved' || spec.recordedIn !== undefined)) continue;
+    checks.push([flagName(spec).slice(2), valueFromConfig(spec, saved), configValue(spec, want)]);
+  }
   for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
     const have = config.methodOptions?.[k];
     const want = typeof have === 'number' && typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v;

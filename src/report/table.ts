@@ -2,6 +2,8 @@
  * The comparison table as data (aggregated over seeds per method) and its renderings: results.json, results.csv and
  * the Markdown table of report.md.
  */
+import { describeOption } from '../train/options.js';
+import { passedOptions } from './runs.js';
 import { stat, type Stat } from './stats.js';
 import type { CompareSetup, RunSummary } from './runs.js';
 import type { TeacherFigures } from './teacher.js';
@@ -250,15 +252,8 @@ export function markdownReport(report: CompareReport, plots: { curves: string; b
     `teacher \`${s.teacher}\``,
     `student \`${s.student}\``,
     `data \`${s.data}\``,
-    `${s.epochs} epochs`,
+    ...passedOptions(s).map(([spec, v]) => describeOption(spec, v)),
     `seeds ${s.seeds.join(', ')}`,
-    ...(s.batchSize !== undefined ? [`batch ${s.batchSize}`] : []),
-    ...(s.lr !== undefined ? [`lr ${s.lr}`] : []),
-    ...(s.schedule !== undefined ? [`${s.schedule} schedule`] : []),
-    ...(s.limit !== undefined ? [`${s.limit} training images`] : []),
-    ...(s.testLimit !== undefined ? [`${s.testLimit} test images`] : []),
-    ...(s.labeledFraction !== undefined ? [`labels kept for ${100 * s.labeledFraction}% of the training images`] : []),
-    ...(s.maxStepsPerEpoch !== undefined ? [`at most ${s.maxStepsPerEpoch} steps per epoch`] : []),
   ];
   const opts = Object.entries(s.methodOptions ?? {}).filter(([, o]) => Object.keys(o).length > 0);
   const out: string[] = [

@@ -9,8 +9,10 @@ import { tf } from '../runtime/tf.js';
 import { Batcher, disposeBatch, loadTrainTest } from '../data/index.js';
 import { loadTeacher, teacherSelection } from '../teacher/index.js';
 import { resolveTeacherPath } from '../teacher/index.js';
-import type { TeacherSelection } from '../teacher/index.js';
+import type { TeacherInput, TeacherSelection } from '../teacher/index.js';
+import { formatTeacherInput } from '../teacher/index.js';
 import { MetricsAccumulator } from '../train/index.js';
+import { RECIPE_COMMON } from '../train/options.js';
 import { countSavedModelParams } from '../student/params.js';
 
 export interface TeacherFigures {
@@ -30,6 +32,8 @@ export interface EvaluateTeacherOptions {
   readonly testLimit?: number;
   /** Which stages and logits of the teacher (as distill's --teacher-stages / --teacher-logits name them). */
   readonly selection?: TeacherSelection;
+  /** What the teacher expects (distill's --teacher-input); default: what its files record, else standardized. */
+  readonly input?: TeacherInput;
   /** Default 256. */
   readonly batchSize?: number;
 }
@@ -49,10 +53,11 @@ export async function evaluateTeacher(teacherPath: string, data: string, options
     expectedClasses: test.classNames.length,
     inputShape: test.inputShape,
     dataNormalization: { mean: test.mean, std: test.std },
+    ...(options.input !== undefined ? { input: options.input } : {}),
   });
   const acc = new MetricsAccumulator(15);
   try {
-    const batcher = new Batcher(test, { batchSize: options.batchSize ?? 256, shuffle: false, format: 'normalized' });
+    const batcher = new Batcher(test, { batchSize: options.batchSize ?? RECIPE_COMMON.evalBatchSize, shuffle: false, format: 'normalized' });
     for (const batch of batcher.epochBatches()) {
       const out = teacher.forward(batch.images);
       const logits = (await out.logits.data()) as Float32Array;
@@ -72,7 +77,7 @@ export async function evaluateTeacher(teacherPath: string, data: string, options
 }
 
 interface CachedTeacher {
-  readonly key: { teacher: string; data: string; testLimit: number | null; mtimeMs: number };
+  readonly key: { teacher: string; data: string; testLimit: number | null; mtimeMs: number; logits?: string; input?: string };
   readonly figures: TeacherFigures;
 }
 
@@ -86,6 +91,7 @@ export async function teacherFiguresCached(
   data: string,
   testLimit: number | undefined,
   selection: TeacherSelection = {},
+  input?: TeacherInput,
 ): Promise<TeacherFigures> {
   const model = await teacherModelFile(teacherPath);
   const key = {
@@ -94,6 +100,7 @@ export async function teacherFiguresCached(
     testLimit: testLimit ?? null,
     mtimeMs: (await stat(model.file)).mtimeMs,
     ...(selection.logits !== undefined ? { logits: selection.logits } : {}),
+    ...(input !== undefined ? { input: formatTeacherInput(input) } : {}),
   };
   const file = join(out, 'teacher.json');
   if (existsSync(file)) {
@@ -104,7 +111,7 @@ export async function teacherFiguresCached(
       // a torn or foreign file: evaluate again
     }
   }
-  const figures = await evaluateTeacher(teacherPath, data, { testLimit, selection });
+  const figures = await evaluateTeacher(teacherPath, data, { testLimit, selection, ...(input !== undefined ? { input } : {}) });
   await writeFile(file, JSON.stringify({ key, figures } satisfies CachedTeacher, null, 2) + '\n');
   return figures;
 }

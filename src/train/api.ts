@@ -11,7 +11,7 @@ import type { Dataset } from '../data/index.js';
 import { buildModel } from '../models/index.js';
 import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
-import { formatTeacherInput, loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
+import { loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
 import type { TeacherInput } from '../teacher/index.js';
 import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
 import { describeMatch, matchStages } from '../align/index.js';
@@ -30,6 +30,9 @@ import { describeSchedule, scaleMilestones } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
 
 import { ConfigError } from './errors.js';
+import { ADAMW_DEFAULTS, configValue, flagName, invalidOption, RECIPE_COMMON, RECIPES, recipeLr, recordedOptions, valueFromConfig } from './options.js';
+import type { OptimizerKind, OptionSpec, Recipe } from './options.js';
+import { optimizerFactory } from './optimizer.js';
 
 export { ConfigError };
 
@@ -45,6 +48,8 @@ export interface RunOptions {
   readonly lr?: number;
   readonly momentum?: number;
   readonly weightDecay?: number;
+  /** 'sgd' (momentum SGD, the default) or 'adamw' (decoupled weight decay; default lr 1e-3, weight decay 0.01). */
+  readonly optimizer?: OptimizerKind;
   /** 'multistep' (default), 'cosine' or 'constant'. */
   readonly schedule?: 'multistep' | 'cosine' | 'constant';
   /** Multistep milestones (1-based epochs). Default: the recipe's, scaled to `epochs`. */
@@ -184,50 +189,17 @@ function datasetRecord(train: Dataset, test: Dataset): DatasetRecord {
   };
 }
 
-interface Recipe {
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly lr: number;
-  readonly milestones: readonly number[];
-}
-
-/** CDS's teacher recipe (the CDS paper, ECCV 2022) and the CIFAR-100 distillation benchmark's (RepDistiller). */
-const TRAIN_RECIPE: Recipe = { epochs: 300, batchSize: 128, lr: 0.1, milestones: [90, 180, 280] };
-const DISTILL_RECIPE: Recipe = { epochs: 240, batchSize: 64, lr: 0.05, milestones: [150, 180, 210] };
-const SMALL_LR_STUDENTS = new Set(['mobilenetv2', 'shufflev1', 'shufflev2']);
-
-function positive(name: string, v: number | undefined, integer: boolean): void {
-  if (v === undefined) return;
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw new ConfigError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
-  }
-}
-
+/** Refuse invalid option values (the checks declared in `OPTIONS`) and impossible combinations. ConfigError. */
 function validate(o: Omit<RunOptions, 'data'>): void {
-  positive('epochs', o.epochs, true);
-  positive('batchSize', o.batchSize, true);
-  positive('lr', o.lr, false);
-  positive('limit', o.limit, true);
-  positive('testLimit', o.testLimit, true);
-  positive('maxStepsPerEpoch', o.maxStepsPerEpoch, true);
-  positive('evalBatchSize', o.evalBatchSize, true);
-  if (o.warmupEpochs !== undefined && !(Number.isFinite(o.warmupEpochs) && o.warmupEpochs >= 0)) {
-    throw new ConfigError(`warmupEpochs must be a number >= 0, got ${o.warmupEpochs}`);
-  }
-  if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) throw new ConfigError(`momentum must be in [0, 1), got ${o.momentum}`);
-  if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) throw new ConfigError(`weightDecay must be >= 0, got ${o.weightDecay}`);
-  if (o.labeledFraction !== undefined && !(o.labeledFraction > 0 && o.labeledFraction <= 1)) {
-    throw new ConfigError(`labeledFraction must be in (0, 1], got ${o.labeledFraction}`);
-  }
-  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ConfigError(`seed must be an integer, got ${o.seed}`);
+  const invalid = invalidOption('distill', o as Readonly<Record<string, unknown>>);
+  if (invalid !== undefined) throw new ConfigError(invalid);
   if (o.resume && o.force) throw new ConfigError('give --resume (continue the run) or --force (replace it), not both');
 }
 
 function resolveSchedule(o: Omit<RunOptions, 'data'>, recipe: Recipe, epochs: number): ScheduleConfig {
-  const kind = o.schedule ?? 'multistep';
+  const kind = o.schedule ?? RECIPE_COMMON.schedule;
   if (kind === 'cosine') return { kind: 'cosine' };
   if (kind === 'constant') return { kind: 'constant' };
-  if (kind !== 'multistep') throw new ConfigError(`schedule must be multistep, cosine or constant, got ${String(kind)}`);
   const milestones = o.milestones ?? scaleMilestones(recipe.milestones, recipe.epochs, epochs);
   return { kind: 'multistep', milestones: [...milestones], gamma: 0.1 };
 }
@@ -252,6 +224,7 @@ async function loadData(o: RunOptions, rng: Random): Promise<{ train: Dataset; t
 export interface ResolvedHyperparameters {
   readonly epochs: number;
   readonly batchSize: number;
+  readonly optimizer: OptimizerKind;
   readonly lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
@@ -262,8 +235,8 @@ export interface ResolvedHyperparameters {
 
 /**
  * Resolve a run's hyperparameters without running it (what `--dry-run` prints): `train` follows the CDS teacher
- * recipe, `distill` the CIFAR-100 benchmark's (lr 0.01 for MobileNetV2/ShuffleNet students); milestones scale to the
- * number of epochs unless given.
+ * recipe, `distill` the CIFAR-100 benchmark's (`RECIPES`; a zoo student's own `distillLr`, e.g. 0.01 for
+ * MobileNetV2/ShuffleNets); milestones scale to the number of epochs unless given. Throws ConfigError.
  */
 export function resolveHyperparameters(
   kind: 'train' | 'distill',
@@ -271,8 +244,8 @@ export function resolveHyperparameters(
   modelName: string,
 ): ResolvedHyperparameters {
   validate(o);
-  const recipe = kind === 'train' ? TRAIN_RECIPE : DISTILL_RECIPE;
-  const small = SMALL_LR_STUDENTS.has(modelName.toLowerCase().replace(/[-_]/g, ''));
+  const recipe = RECIPES[kind];
+  const optimizer = o.optimizer ?? RECIPE_COMMON.optimizer;
   const epochs = o.epochs ?? recipe.epochs;
   if (o.warmupEpochs !== undefined && o.warmupEpochs > 0 && o.warmupEpochs >= epochs) {
     throw new ConfigError(
@@ -283,12 +256,13 @@ export function resolveHyperparameters(
   return {
     epochs,
     batchSize: o.batchSize ?? recipe.batchSize,
-    lr: o.lr ?? (kind === 'distill' && small ? 0.01 : recipe.lr),
-    momentum: o.momentum ?? 0.9,
-    weightDecay: o.weightDecay ?? 5e-4,
+    optimizer,
+    lr: o.lr ?? recipeLr(kind, modelName, optimizer),
+    momentum: o.momentum ?? RECIPE_COMMON.momentum,
+    weightDecay: o.weightDecay ?? (optimizer === 'adamw' ? ADAMW_DEFAULTS.weightDecay : RECIPE_COMMON.weightDecay),
     schedule: resolveSchedule(o, recipe, epochs),
-    warmupEpochs: o.warmupEpochs ?? 0,
-    seed: o.seed ?? 0,
+    warmupEpochs: o.warmupEpochs ?? RECIPE_COMMON.warmupEpochs,
+    seed: o.seed ?? RECIPE_COMMON.seed,
   };
 }
 
@@ -362,10 +336,20 @@ interface Prepared {
   readonly needs: MethodNeeds;
 }
 
-function prepareMethod(name: string, overrides: RunOptions['methodOptions']): Prepared {
-  const recipe = getMethod(name);
-  const methodOptions = resolveMethodOptions(recipe, overrides ?? {});
-  return { recipe, methodOptions, needs: needsOf(recipe, methodOptions) };
+/**
+ * The method a run uses, with its options resolved; a method that distils from a teacher is refused for `train`
+ * (ConfigError naming the distill command to use). MethodError for an unknown method or option.
+ */
+function prepareMethod(kind: 'train' | 'distill', o: Omit<RunOptions, 'data'>, modelName: string): Prepared {
+  const recipe = getMethod(o.method ?? (kind === 'train' ? 'cds' : 'cds-kd'));
+  const methodOptions = resolveMethodOptions(recipe, o.methodOptions ?? {});
+  const needs = needsOf(recipe, methodOptions);
+  if (kind === 'train' && needs.teacher) {
+    throw new ConfigError(
+      `method ${recipe.name} distils from a teacher: use cds-distill distill --teacher PATH --student ${modelName} --method ${recipe.name}`,
+    );
+  }
+  return { recipe, methodOptions, needs };
 }
 
 /** The data spec as config.json records it. */
@@ -406,23 +390,37 @@ function resumeChecks(
     }
     checks.push(
       ['--data', c['data'], dataSpec(o)],
-      ['--limit', c['limit'], o.limit],
-      ['--test-limit', c['testLimit'], o.testLimit],
-      ['--labeled-fraction', c['labeledFraction'], o.labeledFraction],
       ['--unlabeled-data', c['unlabeledData'], typeof o.unlabeledData === 'string' ? o.unlabeledData : undefined],
-      ['--max-steps', c['maxStepsPerEpoch'], o.maxStepsPerEpoch],
-      ['--batch-size', c['batchSize'], hyper.batchSize],
-      ['--lr', c['lr'], hyper.lr],
-      ['--momentum', c['momentum'], hyper.momentum],
-      ['--weight-decay', c['weightDecay'], hyper.weightDecay],
-      ['--warmup-epochs', c['warmupEpochs'], hyper.warmupEpochs],
-      ['--seed', c['seed'], hyper.seed],
+      ...recordedChecks(c, o, hyper),
     );
     const savedSchedule = c['schedule'] as ScheduleConfig | undefined;
     if (hyper.schedule.kind === 'multistep' && o.milestones === undefined) checks.push(['--schedule', savedSchedule?.kind, 'multistep']);
     else checks.push(['--schedule', savedSchedule, hyper.schedule]);
     return checks;
   };
+}
+
+/** The recorded options (`OPTIONS`) a resumed run must share with its config.json, by their flags. */
+function recordedChecks(c: Readonly<Record<string, unknown>>, o: RunOptions, hyper: ResolvedHyperparameters): SettingCheck[] {
+  return recordedOptions()
+    .filter((spec) => !spec.mayChangeOnResume && !spec.customResumeCheck)
+    .map((spec) => [flagName(spec), valueFromConfig(spec, c), configValue(spec, runValue(spec, o, hyper))]);
+}
+
+/** A recorded option's value in this run: the resolved hyperparameter, or the option as given. */
+function runValue(spec: OptionSpec, o: RunOptions, hyper: ResolvedHyperparameters): unknown {
+  return (spec.config === 'resolved' ? (hyper as unknown as Record<string, unknown>) : (o as unknown as Record<string, unknown>))[spec.key];
+}
+
+/** What config.json records of the declared options (`OPTIONS`): the resolved hyperparameters and the options given. */
+function recordedConfig(o: RunOptions, hyper: ResolvedHyperparameters): ResolvedHyperparameters {
+  const out: Record<string, unknown> = {};
+  for (const spec of recordedOptions()) {
+    if (spec.recordedIn !== undefined) continue;
+    const v = configValue(spec, runValue(spec, o, hyper));
+    if (v !== undefined) out[spec.key] = v;
+  }
+  return out as unknown as ResolvedHyperparameters;
 }
 
 /** Refuse a directory another live run holds (without taking it). */
@@ -455,7 +453,7 @@ export async function checkRunDirectory(
 ): Promise<RunDirectoryPlan> {
   validate(options);
   const modelName = kind === 'train' ? (options as TrainOptions).model : (options as DistillOptions).student;
-  const prepared = prepareMethod(options.method ?? (kind === 'train' ? 'cds' : 'cds-kd'), options.methodOptions);
+  const prepared = prepareMethod(kind, options, modelName);
   const hyper = resolveHyperparameters(kind, options, modelName);
   await readRunDirectory(options.out); // a file: say so before anything else
   checkNotLocked(options.out);
@@ -540,10 +538,7 @@ async function run(
   teacherOptions: Pick<DistillOptions, 'teacherStages' | 'teacherStageNodes' | 'teacherLogitsNode' | 'teacherLogits' | 'teacherInput'>,
 ): Promise<RunResult> {
   validate(o);
-  const prepared = prepareMethod(methodName, o.methodOptions);
-  if (kind === 'train' && prepared.needs.teacher) {
-    throw new ConfigError(`method ${prepared.recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
-  }
+  const prepared = prepareMethod(kind, { ...o, method: methodName }, modelName);
   const hyper = resolveHyperparameters(kind, o, modelName);
   checkMinBatch(prepared.recipe.name, prepared.needs, hyper.batchSize);
   if (o.out === undefined) return runIn(undefined, kind, o, modelName, prepared, hyper, teacherSource, teacherOptions);
@@ -599,6 +594,7 @@ async function runIn(
 
   const { epochs, lr, batchSize } = hyper;
   const optimizer = {
+    factory: optimizerFactory(hyper.optimizer),
     lr,
     momentum: hyper.momentum,
     weightDecay: hyper.weightDecay,
@@ -634,8 +630,6 @@ async function runIn(
     kind,
     model: modelName,
     ...(teacherName(teacherSource) !== undefined ? { teacher: teacherName(teacherSource) } : {}),
-    ...(teacherOptions.teacherStages ? { teacherStages: [...teacherOptions.teacherStages] } : {}),
-    ...(teacherOptions.teacherLogits !== undefined ? { teacherLogits: teacherOptions.teacherLogits } : {}),
     method: recipe.name,
     methodOptions,
     data: spec,
@@ -643,22 +637,10 @@ async function runIn(
     inputShape: [...inputShape],
     numClasses,
     classNames: [...train.classNames],
-    ...(o.limit !== undefined ? { limit: o.limit } : {}),
-    ...(o.testLimit !== undefined ? { testLimit: o.testLimit } : {}),
-    ...(o.labeledFraction !== undefined ? { labeledFraction: o.labeledFraction } : {}),
     ...(typeof o.unlabeledData === 'string' ? { unlabeledData: o.unlabeledData } : {}),
-    epochs,
-    batchSize,
-    lr,
-    momentum: optimizer.momentum,
-    weightDecay: optimizer.weightDecay,
-    schedule: optimizer.schedule,
-    warmupEpochs: optimizer.warmupEpochs,
-    seed,
-    ...(o.maxStepsPerEpoch !== undefined ? { maxStepsPerEpoch: o.maxStepsPerEpoch } : {}),
+    ...recordedConfig(o, hyper),
     backend: backendReport()?.backend ?? tf.getBackend(),
     ...(stageMatch !== undefined ? { stageMatch } : {}),
-    ...(teacherOptions.teacherInput !== undefined ? { teacherInput: formatTeacherInput(teacherOptions.teacherInput) } : {}),
     ...(teacher ? { teacherInputUsed: teacher.describeInput() } : {}),
     tfjs: tf.version_core,
   };
@@ -728,10 +710,7 @@ export async function checkRun(kind: 'train' | 'distill', options: TrainOptions 
   validate(o);
   const modelName = kind === 'train' ? (o as TrainOptions).model : (o as DistillOptions).student;
   const teacherSource = kind === 'distill' ? (o as DistillOptions).teacher : undefined;
-  const prepared = prepareMethod(o.method ?? (kind === 'train' ? 'cds' : 'cds-kd'), o.methodOptions);
-  if (kind === 'train' && prepared.needs.teacher) {
-    throw new ConfigError(`method ${prepared.recipe.name} distils from a teacher: use distill (cds-distill distill --teacher PATH)`);
-  }
+  const prepared = prepareMethod(kind, o, modelName);
   const hyper = resolveHyperparameters(kind, o, modelName);
   checkMinBatch(prepared.recipe.name, prepared.needs, hyper.batchSize);
   let runDirectory: string | undefined;

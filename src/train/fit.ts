@@ -5,34 +5,31 @@
  */
 import { tf } from '../runtime/tf.js';
 import { Random } from '../runtime/random.js';
-import { Batcher, standardAugment, twoViews } from '../data/index.js';
-import type { Batch, Dataset, NormStats } from '../data/index.js';
-import { exportStudent, saveStudentBundle } from '../student/index.js';
+import { augmentViews, Batcher } from '../data/index.js';
+import type { Batch, Dataset, NormStats, ViewRecipe } from '../data/index.js';
 import type { Student } from '../student/index.js';
-import { disposeMethod } from '../methods/index.js';
+import { disposeMethod, viewRecipesOf } from '../methods/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
 import { learningRate } from './schedule.js';
 import type { ScheduleConfig } from './schedule.js';
 import { evaluate } from './evaluate.js';
 import type { ClassificationMetrics } from './metrics.js';
-import { hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { TrainingState } from './checkpoint.js';
-import { appendMetricsLog, readMetricsLog, writeMetricsLog } from '../run/metrics-log.js';
-import { createRunDir } from '../run/config.js';
-import { runPaths } from '../run/paths.js';
+import { FitRunDirectory } from './fit-run-dir.js';
 import { CdsDistillError } from '../errors.js';
 import { ConfigError } from './errors.js';
+import { SGD } from './optimizer.js';
+import { RECIPE_COMMON } from './options.js';
+import type { OptimizerFactory, OptimizerSettings } from './optimizer.js';
 
 /** A frozen teacher as the loop drives it: run in inference mode, no gradient, never updated. */
 export interface TeacherModel extends FrozenTeacher {
   forward(x: tf.Tensor4D): TeacherOutputs;
 }
 
-export interface OptimizerConfig {
-  readonly lr: number;
-  readonly momentum: number;
-  /** L2 weight decay added to every gradient (BN gamma/beta included, as the reference recipes do). */
-  readonly weightDecay: number;
+export interface OptimizerConfig extends OptimizerSettings {
+  /** Which optimizer (src/train/optimizer.ts). Default: momentum SGD, weight decay added to every gradient. */
+  readonly factory?: OptimizerFactory;
   readonly schedule: ScheduleConfig;
   readonly warmupEpochs: number;
 }
@@ -172,10 +169,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let student = options.student;
   let method = options.method;
   if (needs.teacher && !options.teacher) throw new ConfigError('this method needs a teacher: pass FitOptions.teacher (distill() loads one from --teacher)');
-  const paths = runDir ? runPaths(runDir) : undefined;
-  const checkpointDir = paths?.checkpoint;
-  const metricsFile = paths?.metrics;
-
   const batcher = new Batcher(train, {
     batchSize,
     format: 'raw',
@@ -185,39 +178,26 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   });
   const augmentRng = new Random(options.seed).fork();
   const methodRng = options.methodRng;
-  const optimizer = tf.train.momentum(options.optimizer.lr, options.optimizer.momentum);
+  const factory = options.optimizer.factory ?? SGD;
+  const optimizer = factory.create(options.optimizer);
   const sources = { batcher, augmentRng, methodRng };
   let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
 
-  if (runDir) await createRunDir(runDir, options.config);
-  if (options.resume && checkpointDir && hasCheckpoint(checkpointDir)) {
-    const ckpt = await readCheckpoint(checkpointDir);
-    student.dispose();
-    disposeMethod(method);
-    student = ckpt.student;
-    method = options.rebuildMethod ? options.rebuildMethod(student) : method;
-    await ckpt.restoreParts(method.parts);
-    await ckpt.restoreOptimizer(optimizer);
-    if (ckpt.methodState && method.setState) method.setState(ckpt.methodState);
-    state = ckpt.state;
-    batcher.setState(state.batcher);
-    augmentRng.setState(state.augmentRng);
-    methodRng.setState(state.methodRng);
-    // Epochs after the checkpoint's (and a torn last line from a crash mid-append) are dropped and trained again.
-    history = metricsFile ? (await readMetricsLog(metricsFile)).epochs.filter((m) => m.epoch <= state.epoch) : [];
-    if (metricsFile) await writeMetricsLog(metricsFile, history);
-  } else if (metricsFile) {
-    await writeMetricsLog(metricsFile, []);
-  }
+  // The run directory's reads and writes (./fit-run-dir.ts): config.json, the resume, metrics, checkpoints, bundles.
+  const dir = await FitRunDirectory.open(runDir, options.config);
+  const resumed = await dir.resumeOrStart(options.resume === true, { student, method, rebuildMethod: options.rebuildMethod, optimizer, ...sources });
+  if (resumed) ({ student, method, state, history } = resumed);
 
   const variables = variablesOf(student, method);
   const inference = student.inferenceModel();
   const stepsPerEpoch = Math.min(batcher.numBatches, options.maxStepsPerEpoch ?? Infinity);
   const stats = { mean: train.mean, std: train.std };
+  const views = viewRecipesOf(needs, train.inputShape);
   // Saved bundles and the export take raw pixels and normalise with the statistics training used.
   student.setInputSpec({ ...stats, ...(train.classNames.length === student.numClasses ? { classNames: train.classNames } : {}) });
-  const weightDecay = options.optimizer.weightDecay;
+  // L2 decay on every gradient, BN gamma/beta included, as the reference recipes do (SGD); AdamW decays itself.
+  const weightDecay = factory.gradientWeightDecay(options.optimizer);
   const schedule = {
     baseLr: options.optimizer.lr,
     epochs,
@@ -227,17 +207,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let best = state.best;
   let interrupted = false;
 
-  const saveCheckpoint = async (s: TrainingState): Promise<void> => {
-    if (!checkpointDir) return;
-    await writeCheckpoint(checkpointDir, {
-      student,
-      parts: method.parts,
-      optimizer,
-      methodState: method.getState?.(),
-      state: s,
-      meta: { epoch: s.epoch },
-    });
-  };
+  const saveCheckpoint = (s: TrainingState): Promise<void> =>
+    dir.saveCheckpoint({ student, parts: method.parts, optimizer, methodState: method.getState?.(), state: s, meta: { epoch: s.epoch } });
 
   for (let epoch = state.epoch; epoch < epochs && !interrupted; epoch++) {
     const sums: Record<string, number> = { ...state.epochSums };
@@ -254,7 +225,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         student,
         method,
         teacher: options.teacher,
-        views: needs.views,
+        views,
         batch: batcher.next(),
         augmentRng,
         stats,
@@ -264,7 +235,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         weightDecay,
       });
       if (!Number.isFinite(loss)) {
-        const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
+        const where = dir.lastCheckpoint();
         disposeOptimizer(optimizer);
         disposeMethod(method);
         throw new TrainingDivergedError(
@@ -299,24 +270,21 @@ export async function fit(options: FitOptions): Promise<FitResult> {
 
     // An epoch cut short by maxStepsPerEpoch must still start the next one at its beginning.
     if (batcher.epoch === epoch) batcher.setState({ ...batcher.getState(), epoch: epoch + 1, position: 0 });
-    const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? 256 });
+    const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? RECIPE_COMMON.evalBatchSize });
     const train: Record<string, number> = {};
     for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
     const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };
     history.push(metrics);
-    if (metricsFile) await appendMetricsLog(metricsFile, metrics);
     const improved = best == null || testMetrics.top1 > best.top1;
-    if (improved) {
-      best = { top1: testMetrics.top1, epoch: epoch + 1 };
-      if (paths) await saveStudentBundle(student, paths.best, { epoch: epoch + 1, top1: testMetrics.top1 });
-    }
+    if (improved) best = { top1: testMetrics.top1, epoch: epoch + 1 };
+    await dir.endEpoch(metrics, student, improved);
     state = snapshot(epoch + 1, state.globalStep, sources, NO_PROGRESS, best);
     await saveCheckpoint(state);
     options.onEpoch?.(metrics);
     if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
   }
 
-  if (paths && !interrupted) await exportStudent(student, paths.student);
+  if (!interrupted) await dir.finish(student);
   // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
   disposeOptimizer(optimizer);
   disposeMethod(method);
@@ -337,7 +305,8 @@ interface StepInputs {
   readonly student: Student;
   readonly method: MethodRun;
   readonly teacher?: TeacherModel;
-  readonly views: 1 | 2;
+  /** The augmentation: one recipe per view. */
+  readonly views: readonly ViewRecipe[];
   /** Consumed: its tensors are disposed here. */
   readonly batch: Batch;
   readonly augmentRng: Random;
@@ -356,14 +325,13 @@ interface StepInputs {
 function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>; images: number } {
   const { batch } = a;
   const n = batch.labels.shape[0];
-  const inputs =
-    a.views === 2 ? twoViews(batch.images, a.augmentRng, a.stats) : standardAugment(batch.images, a.augmentRng, a.stats);
+  const inputs = augmentViews(batch.images, a.augmentRng, a.views, a.stats);
   const teacherOut = a.teacher ? a.teacher.forward(inputs) : undefined;
   const { labels, rows } = stepLabels(batch.labels, batch.labeled);
-  let ctx: StepContext | undefined;
+  const kept: Record<string, tf.Tensor> = {};
   let termTensors: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
-    ctx = {
+    const ctx: StepContext = {
       student: a.student.forward(inputs, true),
       teacher: teacherOut,
       labels,
@@ -371,6 +339,10 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
       batchSize: n,
       sampleIndices: batch.indices,
       epoch: a.epoch,
+      keepForAfterStep: (name, t) => {
+        if (kept[name] !== undefined && kept[name] !== t) kept[name]!.dispose();
+        kept[name] = tf.keep(t);
+      },
     };
     termTensors = a.method.lossTerms(ctx);
     const list = Object.values(termTensors);
@@ -393,8 +365,9 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
     });
     a.optimizer.applyGradients(ordered as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
     tf.dispose(Object.values(ordered));
-    if (a.method.afterStep && ctx) a.method.afterStep(ctx);
+    a.method.afterStep?.({ batchSize: n, sampleIndices: batch.indices, labeledRows: rows, epoch: a.epoch, kept });
   }
+  tf.dispose(Object.values(kept));
   tf.dispose([...Object.values(grads), inputs, batch.images, batch.labels]);
   if (labels !== batch.labels) labels.dispose();
   if (teacherOut) disposeTeacherOutputs(teacherOut);

@@ -13,3 +13,5 @@ export { learningRate, scaleMilestones } from './schedule.js';
 export type { ScheduleConfig, LrScheduleOptions } from './schedule.js';
 export { writeCheckpoint, readCheckpoint, hasCheckpoint } from './checkpoint.js';
 export type { TrainingState } from './checkpoint.js';
+export { ADAMW, SGD, optimizerFactory } from './optimizer.js';
+export type { OptimizerFactory, OptimizerSettings, StepOptimizer } from './optimizer.js';

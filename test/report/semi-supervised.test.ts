@@ -23,7 +23,7 @@ describe('compare passes the labelled fraction (semi-supervised) to every run', 
       expect(l.config.labeledFraction).toBeUndefined();
     }
     await expect(planCompare({ ...base, labeledFraction: 0 })).rejects.toThrow(CompareError);
-    await expect(planCompare({ ...base, labeledFraction: 1.5 })).rejects.toThrow(/labeledFraction must be in \(0, 1\]/);
+    await expect(planCompare({ ...base, labeledFraction: 1.5 })).rejects.toThrow(/labeledFraction must be a number in \(0, 1\]/);
   });
 
   it('a run made in-process records the fraction in its config.json and the report names it', async () => {

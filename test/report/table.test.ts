@@ -158,7 +158,7 @@ describe('comparison setup', () => {
     expect(kd1.runDir).toBe('/out/runs/kd-seed1');
     expect(kd1.argv).toEqual([
       'distill', '--teacher', 'T', '--student', 'resnet8', '--method', 'kd', '--data', 'fashion-mnist-slice',
-      '--epochs', '4', '--batch-size', '32', '--seed', '1', '--limit', '100', '--max-steps', '3',
+      '--epochs', '4', '--batch-size', '32', '--limit', '100', '--max-steps', '3', '--seed', '1',
       '--method-option', 'temperature=3', '--out', '/out/runs/kd-seed1', '--resume', '--json',
     ]);
     expect(kd1.options).toEqual({
