@@ -586,6 +586,177 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---------------------------------------------------------------- batch norm, training mode (fused)
+// Per-channel sums of x [R, C] (channels last) over rows, in double, cut into a fixed number of row chunks (not the
+// thread count) combined in order: the result does not depend on the threads.
+int64_t row_chunks(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(32, n / kGrain)); }
+
+// bnTrain(x, scale | null, offset | null, y, mean, variance, eps): the batch statistics of x [R, C] per channel
+// (mean, biased variance: what tf.moments gives) and y = (x - mean) * scale / sqrt(variance + eps) + offset, in three
+// passes over x (sum, squared deviations, normalise) where tfjs runs Mean, Sub, Square, Mean and FusedBatchNorm.
+Napi::Value BnTrain(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const bool has_scale = info[1].IsTypedArray(), has_off = info[2].IsTypedArray();
+  const float* sc = has_scale ? f32(info[1]) : nullptr;
+  const float* off = has_off ? f32(info[2]) : nullptr;
+  float* y = f32(info[3]);
+  float* mean = f32(info[4]);
+  float* var = f32(info[5]);
+  const float eps = info[6].As<Napi::Number>().FloatValue();
+  const int64_t C = static_cast<int64_t>(f32len(info[4]));
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  const int64_t R = n / C;
+  const int64_t chunks = row_chunks(n);
+  const int64_t step = (R + chunks - 1) / chunks;
+  std::vector<double> part(static_cast<size_t>(chunks * C), 0.0);
+  std::vector<double> mu(C);
+  // pass 1: sums
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double* acc = part.data() + c * C;
+    const int64_t lo = c * step, hi = std::min(R, lo + step);
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* px = x + r * C;
+      for (int64_t k = 0; k < C; ++k) acc[k] += px[k];
+    }
+  }
+  for (int64_t k = 0; k < C; ++k) {
+    double s = 0;
+    for (int64_t c = 0; c < chunks; ++c) s += part[c * C + k];
+    mu[k] = s / static_cast<double>(R);
+    mean[k] = static_cast<float>(mu[k]);
+  }
+  // pass 2: squared deviations from the mean (two passes: no cancellation when the mean is large)
+  std::fill(part.begin(), part.end(), 0.0);
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double* acc = part.data() + c * C;
+    const int64_t lo = c * step, hi = std::min(R, lo + step);
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* px = x + r * C;
+      for (int64_t k = 0; k < C; ++k) {
+        const double d = px[k] - mu[k];
+        acc[k] += d * d;
+      }
+    }
+  }
+  std::vector<float> mul(C), add(C), m32(C);
+  for (int64_t k = 0; k < C; ++k) {
+    double s = 0;
+    for (int64_t c = 0; c < chunks; ++c) s += part[c * C + k];
+    var[k] = static_cast<float>(s / static_cast<double>(R));
+    // As the FusedBatchNorm kernel: float32 mean and variance, scale / sqrt(variance + eps).
+    m32[k] = mean[k];
+    mul[k] = (has_scale ? sc[k] : 1.f) / std::sqrt(var[k] + eps);
+    add[k] = has_off ? off[k] : 0.f;
+  }
+  // pass 3: normalise
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t r = 0; r < R; ++r) {
+    const float* px = x + r * C;
+    float* py = y + r * C;
+    for (int64_t k = 0; k < C; ++k) py[k] = (px[k] - m32[k]) * mul[k] + add[k];
+  }
+  return info.Env().Undefined();
+}
+
+// bnTrainGrad(x, scale | null, mean, variance, dy, dmean | null, dvariance | null, eps, dx, dscale, doffset): the
+// gradients of bnTrain's three outputs (y, mean, variance) back to x, scale and offset, in two passes over x and dy:
+//   doffset = sum dy, dscale = r sum dy (x - mean), r = 1 / sqrt(variance + eps), R rows,
+//   dx = s r dy - s r doffset / R - s r^3 (x - mean) sum(dy (x - mean)) / R + dmean / R + 2 dvariance (x - mean) / R.
+Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  const bool has_scale = info[1].IsTypedArray();
+  const float* sc = has_scale ? f32(info[1]) : nullptr;
+  const float* mean = f32(info[2]);
+  const float* var = f32(info[3]);
+  const float* dy = f32(info[4]);
+  const float* dmean = info[5].IsTypedArray() ? f32(info[5]) : nullptr;
+  const float* dvar = info[6].IsTypedArray() ? f32(info[6]) : nullptr;
+  const float eps = info[7].As<Napi::Number>().FloatValue();
+  float* dx = f32(info[8]);
+  float* dscale = f32(info[9]);
+  float* doff = f32(info[10]);
+  const int64_t C = static_cast<int64_t>(f32len(info[2]));
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  const int64_t R = n / C;
+  const int64_t chunks = row_chunks(n);
+  const int64_t step = (R + chunks - 1) / chunks;
+  std::vector<double> part(static_cast<size_t>(chunks * C * 2), 0.0);
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double* sdy = part.data() + c * C * 2;
+    double* sdyx = sdy + C;
+    const int64_t lo = c * step, hi = std::min(R, lo + step);
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* px = x + r * C;
+      const float* pd = dy + r * C;
+      for (int64_t k = 0; k < C; ++k) {
+        sdy[k] += pd[k];
+        sdyx[k] += static_cast<double>(pd[k]) * (px[k] - mean[k]);
+      }
+    }
+  }
+  std::vector<float> a(C), b(C), c0(C);
+  const double inv_r = 1.0 / static_cast<double>(R);
+  for (int64_t k = 0; k < C; ++k) {
+    double sdy = 0, sdyx = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sdy += part[c * C * 2 + k];
+      sdyx += part[c * C * 2 + C + k];
+    }
+    const double r = 1.0 / std::sqrt(static_cast<double>(static_cast<float>(var[k] + eps)));
+    const double s = has_scale ? sc[k] : 1.0;
+    doff[k] = static_cast<float>(sdy);
+    dscale[k] = static_cast<float>(r * sdyx);
+    a[k] = static_cast<float>(s * r);
+    b[k] = static_cast<float>(-s * r * r * r * sdyx * inv_r + (dvar ? 2.0 * dvar[k] * inv_r : 0.0));
+    c0[k] = static_cast<float>(-s * r * sdy * inv_r + (dmean ? dmean[k] * inv_r : 0.0));
+  }
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t r = 0; r < R; ++r) {
+    const float* px = x + r * C;
+    const float* pd = dy + r * C;
+    float* po = dx + r * C;
+    for (int64_t k = 0; k < C; ++k) po[k] = pd[k] * a[k] + (px[k] - mean[k]) * b[k] + c0[k];
+  }
+  return info.Env().Undefined();
+}
+
+// ---------------------------------------------------------------- SGD with momentum (fused)
+// sgdMomentum(value, grad, accum, newValue, newAccum, negLr, momentum, weightDecay): per element, in float32 and in
+// the order tfjs' ops run them (MomentumOptimizer after the loop's decay term), so the result is bit-identical:
+//   g' = g + value * weightDecay (skipped when weightDecay is 0); newAccum = momentum * accum + g';
+//   newValue = negLr * newAccum + value.
+Napi::Value SgdMomentum(const Napi::CallbackInfo& info) {
+  const float* v = f32(info[0]);
+  const float* g = f32(info[1]);
+  const float* acc = f32(info[2]);
+  float* nv = f32(info[3]);
+  float* nacc = f32(info[4]);
+  const float neg_lr = info[5].As<Napi::Number>().FloatValue();
+  const float m = info[6].As<Napi::Number>().FloatValue();
+  const float wd = info[7].As<Napi::Number>().FloatValue();
+  const int64_t n = static_cast<int64_t>(f32len(info[0]));
+  if (wd != 0.f) {
+#pragma omp parallel for schedule(static) if (n > kGrain)
+    for (int64_t i = 0; i < n; ++i) {
+      const float gd = g[i] + v[i] * wd;
+      const float a = m * acc[i] + gd;
+      nacc[i] = a;
+      nv[i] = neg_lr * a + v[i];
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (n > kGrain)
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = m * acc[i] + g[i];
+      nacc[i] = a;
+      nv[i] = neg_lr * a + v[i];
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // ---------------------------------------------------------------- pooling (NHWC, plain loops)
 // pool(op, x, out, dims Int32Array [N IH IW C OH OW KH KW SH SW PT PL]): op 0 max, 1 avg (padding not counted)
 Napi::Value Pool(const Napi::CallbackInfo& info) {
@@ -773,6 +944,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
+  exports.Set("bnTrain", Napi::Function::New(env, BnTrain));
+  exports.Set("bnTrainGrad", Napi::Function::New(env, BnTrainGrad));
+  exports.Set("sgdMomentum", Napi::Function::New(env, SgdMomentum));
   exports.Set("pool", Napi::Function::New(env, Pool));
   exports.Set("poolGrad", Napi::Function::New(env, PoolGrad));
   exports.Set("copyBlock", Napi::Function::New(env, CopyBlock));

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf } from './tf.js';
-import { onednnKernelConfigs, registerOnednnGradients, runCpuKernel } from './onednn-kernels.js';
+import { onednnKernelConfigs, patchBatchNormalizationTraining, registerOnednnGradients, runCpuKernel } from './onednn-kernels.js';
 import type { OnednnAddon } from './onednn-kernels.js';
 
 /** Set to 0 to hide the addon (the backend then counts as not installed): used to prove the fallback. */
@@ -191,6 +191,7 @@ export function registerOnednnBackend(): { ok: true } | { ok: false; reason: str
     tf.registerKernel(config);
   }
   registerOnednnGradients();
+  patchBatchNormalizationTraining();
   registered = true;
   return { ok: true };
 }

@@ -12,6 +12,7 @@ import type { Student } from '../student/index.js';
 import { disposeMethod } from '../methods/index.js';
 import type { MethodNeeds, MethodRun, StepContext, TeacherOutputs, FrozenTeacher } from '../methods/index.js';
 import { learningRate } from './schedule.js';
+import { SgdMomentumOptimizer } from './optimizer.js';
 import type { ScheduleConfig } from './schedule.js';
 import { evaluate } from './evaluate.js';
 import type { ClassificationMetrics } from './metrics.js';
@@ -185,7 +186,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   });
   const augmentRng = new Random(options.seed).fork();
   const methodRng = options.methodRng;
-  const optimizer = tf.train.momentum(options.optimizer.lr, options.optimizer.momentum);
+  const optimizer = new SgdMomentumOptimizer(options.optimizer.lr, options.optimizer.momentum, options.optimizer.weightDecay);
   const sources = { batcher, augmentRng, methodRng };
   let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
@@ -217,7 +218,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const stats = { mean: train.mean, std: train.std };
   // Saved bundles and the export take raw pixels and normalise with the statistics training used.
   student.setInputSpec({ ...stats, ...(train.classNames.length === student.numClasses ? { classNames: train.classNames } : {}) });
-  const weightDecay = options.optimizer.weightDecay;
   const schedule = {
     baseLr: options.optimizer.lr,
     epochs,
@@ -261,7 +261,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         epoch: epoch + 1,
         variables,
         optimizer,
-        weightDecay,
       });
       if (!Number.isFinite(loss)) {
         const where = checkpointDir && hasCheckpoint(checkpointDir) ? checkpointDir : undefined;
@@ -345,8 +344,8 @@ interface StepInputs {
   /** 1-based. */
   readonly epoch: number;
   readonly variables: readonly tf.Variable[];
+  /** Adds the weight decay itself. */
   readonly optimizer: tf.Optimizer;
-  readonly weightDecay: number;
 }
 
 /**
@@ -383,16 +382,17 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
   tf.dispose([value, ...Object.values(termTensors)]);
 
   if (Number.isFinite(loss)) {
+    // Every variable gets an entry in the same order each step: the optimizer keys its slots by position. The
+    // optimizer adds the weight decay (one fused kernel per variable where the backend has it).
     const ordered: Record<string, tf.Tensor> = {};
-    tf.tidy(() => {
-      for (const v of a.variables) {
-        // Every variable gets an entry in the same order each step: the optimizer keys its slots by position.
-        const g = grads[v.name] ?? tf.zerosLike(v);
-        ordered[v.name] = tf.keep(a.weightDecay !== 0 ? tf.add(g, tf.mul(v, a.weightDecay)) : g.clone());
-      }
-    });
+    const zeros: tf.Tensor[] = [];
+    for (const v of a.variables) {
+      const g = grads[v.name];
+      if (g != null) ordered[v.name] = g;
+      else zeros.push((ordered[v.name] = tf.zerosLike(v)));
+    }
     a.optimizer.applyGradients(ordered as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
-    tf.dispose(Object.values(ordered));
+    tf.dispose(zeros);
     if (a.method.afterStep && ctx) a.method.afterStep(ctx);
   }
   tf.dispose([...Object.values(grads), inputs, batch.images, batch.labels]);

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { relativeError } from '../helpers.js';
 import { tf, initBackend, Random } from '../../src/runtime/index.js';
 import { loadOnednn } from '../../src/runtime/onednn.js';
+import { BATCH_NORM_TRAINING_KERNEL } from '../../src/runtime/onednn-kernels.js';
 import type { OnednnAddon } from '../../src/runtime/onednn-kernels.js';
 
 const load = loadOnednn();
@@ -26,7 +27,7 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
 const calls = new Map<string, number>();
 function countCalls(addon: OnednnAddon): void {
   const target = addon as unknown as Record<string, unknown>;
-  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'pool', 'poolGrad', 'copyBlock']) {
+  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'bnTrain', 'bnTrainGrad', 'pool', 'poolGrad', 'copyBlock']) {
     const f = target[name] as (...args: unknown[]) => unknown;
     target[name] = (...args: unknown[]) => {
       calls.set(name, (calls.get(name) ?? 0) + 1);
@@ -229,6 +230,85 @@ if (skipAddonCheck) {
           (x, m, v, b, g) => [tf.batchNorm(x!, m!, v!, b!, g!, 1e-3), tf.batchNorm(x!, m!, v!)],
           ['batchNorm'],
         );
+      }
+    });
+
+    it('fused batch norm in training mode (one kernel: statistics, normalisation, all gradients) matches moments + batchNorm', async () => {
+      // [8, 33, 17, 37] is large enough for the kernels' chunked (threaded) sums.
+      for (const shape of [[1, 5, 3, 13], [3, 4, 4, 6], [7, 10], [2, 3, 9], [8, 33, 17, 37]]) {
+        const c = shape[shape.length - 1]!;
+        const axes = shape.map((_, k) => k).slice(0, -1);
+        // On onednn the fused kernel; on cpu (the reference) tfjs-layers' composite. The loss also reads the mean and
+        // the variance, so the kernel's gradient through those two outputs is checked too.
+        const parts = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor[] => {
+          if (tf.getBackend() === 'onednn') {
+            return tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: g, offset: b }, { varianceEpsilon: 1e-3 }) as tf.Tensor[];
+          }
+          const { mean, variance } = tf.moments(x, axes);
+          return [tf.batchNorm(x, mean, variance, b, g, 1e-3), mean, variance];
+        };
+        await compare(
+          `fused batchNorm training ${shape}`,
+          [{ shape, lo: 2, hi: 5 }, { shape: [c], lo: 0.5, hi: 1.5 }, { shape: [c] }, { shape }, { shape: [c] }, { shape: [c] }],
+          (x, gamma, beta, r, u, w) => {
+            const loss = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => {
+              const [y, mean, variance] = parts(xx, g, b);
+              return tf.addN([tf.sum(tf.mul(y!, r!)), tf.sum(tf.mul(mean!, u!)), tf.sum(tf.mul(variance!, w!))]) as tf.Scalar;
+            };
+            const outputOnly = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(parts(xx, g, b)[0]!, r!));
+            return [
+              ...parts(x!, gamma!, beta!),
+              ...tf.grads(loss)([x!, gamma!, beta!]),
+              ...tf.grads(outputOnly)([x!, gamma!, beta!]),
+            ];
+          },
+          ['bnTrain', 'bnTrainGrad'],
+        );
+      }
+    });
+
+    it("tfjs-layers' BatchNormalization in training runs the fused kernel on onednn: same output, gradients, moving statistics as cpu", async () => {
+      for (const shape of [[3, 5, 7, 6], [1, 4, 5, 3], [9, 11]]) {
+        const c = shape[shape.length - 1]!;
+        const rng = new Random(40 + shape.length);
+        const xData = randomArray(size(shape), rng, -2, 3);
+        const rData = randomArray(size(shape), rng);
+        const weights = [randomArray(c, rng, 0.5, 1.5), randomArray(c, rng), randomArray(c, rng), randomArray(c, rng, 0.5, 2)];
+        const run = (): Float32Array[] => {
+          const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 });
+          layer.build(shape);
+          layer.setWeights(weights.map((w) => tf.tensor(w)));
+          const x = tf.variable(tf.tensor(xData, shape));
+          const [gamma, beta] = layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val) as [tf.Variable, tf.Variable];
+          const before = tf.memory().numTensors;
+          const { value, grads } = tf.variableGrads(
+            () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, tf.tensor(rData, shape))) as tf.Scalar,
+            [x, gamma, beta],
+          );
+          const results = [
+            value.dataSync() as Float32Array,
+            ...[x, gamma, beta].map((v) => grads[v.name]!.dataSync() as Float32Array),
+            // moving mean and variance after the update
+            ...layer.getWeights().slice(2).map((w) => w.dataSync() as Float32Array),
+            (layer.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array,
+          ];
+          tf.dispose([value, ...Object.values(grads)]);
+          // Only the inference output above is left (one tensor).
+          expect(tf.memory().numTensors - before).toBeLessThanOrEqual(1);
+          x.dispose();
+          // (a layer applied only to concrete tensors cannot be disposed as a layer)
+          for (const w of layer.weights) w.dispose();
+          return results;
+        };
+        await tf.setBackend('cpu');
+        const ref = tf.tidy(run);
+        await tf.setBackend('onednn');
+        calls.clear();
+        const got = tf.tidy(run);
+        expect(calls.get('bnTrain') ?? 0, 'the fused kernel ran').toBe(1);
+        expect(calls.get('bnTrainGrad') ?? 0, 'its gradient ran').toBe(1);
+        expect(got.length).toBe(ref.length);
+        got.forEach((g, k) => expect(relativeError(g, ref[k]!), `layer ${shape} output ${k}`).toBeLessThanOrEqual(1e-4));
       }
     });
 
