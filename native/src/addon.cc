@@ -892,6 +892,34 @@ Napi::Value CopyBlock(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---------------------------------------------------------------- gather
+// gatherNd(params, indices Int32Array [numSlices, sliceRank], out, sliceSize, strides Int32Array [sliceRank]) -> bool:
+// out[i, :] = params[sum_j indices[i, j] * strides[j], :] (rows of sliceSize). false (out unspecified) when an index
+// falls outside params, so the caller can report it as tfjs does.
+Napi::Value GatherNd(const Napi::CallbackInfo& info) {
+  const float* params = f32(info[0]);
+  auto idx_arr = info[1].As<Napi::Int32Array>();
+  const int32_t* idx = idx_arr.Data();
+  float* o = f32(info[2]);
+  const int64_t slice = info[3].As<Napi::Number>().Int64Value();
+  auto strides = ints(info[4]);
+  const int64_t rank = static_cast<int64_t>(strides.size());
+  const int64_t slices = static_cast<int64_t>(idx_arr.ElementLength()) / std::max<int64_t>(rank, 1);
+  const int64_t rows = static_cast<int64_t>(f32len(info[0])) / std::max<int64_t>(slice, 1);
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (slices * slice > kGrain)
+  for (int64_t i = 0; i < slices; ++i) {
+    int64_t flat = 0;
+    for (int64_t j = 0; j < rank; ++j) flat += static_cast<int64_t>(idx[i * rank + j]) * strides[j];
+    if (flat < 0 || flat >= rows) {
+      bad |= 1;
+      continue;
+    }
+    std::memcpy(o + i * slice, params + flat * slice, sizeof(float) * slice);
+  }
+  return Napi::Boolean::New(info.Env(), bad == 0);
+}
+
 // ---------------------------------------------------------------- setup
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 #ifdef _OPENMP
@@ -956,6 +984,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pool", Napi::Function::New(env, Pool));
   exports.Set("poolGrad", Napi::Function::New(env, PoolGrad));
   exports.Set("copyBlock", Napi::Function::New(env, CopyBlock));
+  exports.Set("gatherNd", Napi::Function::New(env, GatherNd));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("setLayout", Napi::Function::New(env, SetLayout));
   exports.Set("info", Napi::Function::New(env, Info));

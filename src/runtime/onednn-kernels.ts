@@ -40,6 +40,7 @@ export interface OnednnAddon {
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduced: number, inner: number): void;
   tile(x: Float32Array, out: Float32Array, inShape: Int32Array, outShape: Int32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
+  gatherNd(params: Float32Array, indices: Int32Array, out: Float32Array, sliceSize: number, strides: Int32Array): boolean;
   copyBlock(src: Float32Array, srcShape: Int32Array, srcBegin: Int32Array, dst: Float32Array, dstShape: Int32Array, dstBegin: Int32Array, block: Int32Array): void;
   batchNormGrad(x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, dy: Float32Array, eps: number, dx: Float32Array, dmean: Float32Array, dvariance: Float32Array, dscale: Float32Array, doffset: Float32Array): void;
   bnTrain(x: Float32Array, scale: Float32Array | null, offset: Float32Array | null, y: Float32Array, mean: Float32Array, variance: Float32Array, eps: number): void;
@@ -419,6 +420,24 @@ function padV2(addon: OnednnAddon): tf.KernelConfig {
   });
 }
 
+// ------------------------------------------------------------------ gather
+
+/** GatherNd of float32 params by int32 indices (the augmentation's crops and flips: one row per output pixel). */
+function gatherNd(addon: OnednnAddon): tf.KernelConfig {
+  return withFallback('GatherNd', ({ inputs }, backend) => {
+    const { params, indices } = inputs as Record<string, TensorInfo | undefined>;
+    const pv = floatValues(backend, params);
+    const iv = indices?.dtype === 'int32' ? backend.data.get(indices.dataId)?.values : undefined;
+    if (!pv || !params || !indices || !(iv instanceof Int32Array) || pv.length === 0 || iv.length === 0) return undefined;
+    const [resultShape, numSlices, sliceSize, strides] = tf.backend_util.prepareAndValidate(params as tf.Tensor, indices as tf.Tensor);
+    if (numSlices === 0 || sliceSize === 0) return undefined;
+    const out = backend.alloc(numSlices * sliceSize);
+    // An index out of range: the cpu kernel runs instead and throws tfjs' own error.
+    if (!addon.gatherNd(pv, iv, out, sliceSize, Int32Array.from(strides))) return undefined;
+    return result(backend, resultShape, out);
+  });
+}
+
 // ------------------------------------------------------------------ batch norm, pooling
 
 function batchNorm(addon: OnednnAddon): tf.KernelConfig {
@@ -785,6 +804,7 @@ export function onednnKernelConfigs(addon: OnednnAddon): tf.KernelConfig[] {
     tile(addon),
     slice(addon),
     padV2(addon),
+    gatherNd(addon),
     batchNorm(addon),
     batchNormGrad(addon),
     batchNormTraining(addon),

@@ -27,7 +27,7 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
 const calls = new Map<string, number>();
 function countCalls(addon: OnednnAddon): void {
   const target = addon as unknown as Record<string, unknown>;
-  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'bnTrain', 'bnTrainGrad', 'pool', 'poolGrad', 'copyBlock']) {
+  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'bnTrain', 'bnTrainGrad', 'pool', 'poolGrad', 'copyBlock', 'gatherNd']) {
     const f = target[name] as (...args: unknown[]) => unknown;
     target[name] = (...args: unknown[]) => {
       calls.set(name, (calls.get(name) ?? 0) + 1);
@@ -418,6 +418,31 @@ if (skipAddonCheck) {
           ['binary', 'tile'],
         );
       }
+    });
+
+    it('gatherNd (the augmentation crops and flips) on rows, sub-tensors and single elements; bad indices throw as on cpu', async () => {
+      const rng = new Random(77);
+      const params = randomArray(6 * 5 * 7, rng);
+      const pick = (n: number, k: number, dims: number[]): Int32Array =>
+        Int32Array.from({ length: n * k }, (_, i) => Math.floor(rng.uniform(0, dims[i % k]!)));
+      // index sets large and small: the large one (70 000 rows of 7) takes the threaded path
+      const cases: Array<{ idx: Int32Array; shape: number[] }> = [
+        { idx: pick(13, 1, [6]), shape: [13, 1] },
+        { idx: pick(70000, 2, [6, 5]), shape: [70000, 2] },
+        { idx: pick(4, 3, [6, 5, 7]), shape: [4, 1, 3] },
+      ];
+      const run = (): Float32Array[] =>
+        tf.tidy(() => cases.map((c) => tf.gatherND(tf.tensor(params, [6, 5, 7]), tf.tensor(c.idx, c.shape, 'int32')).dataSync() as Float32Array));
+      await tf.setBackend('cpu');
+      const ref = run();
+      await tf.setBackend('onednn');
+      calls.clear();
+      const got = run();
+      expect(calls.get('gatherNd') ?? 0).toBe(cases.length);
+      got.forEach((g, k) => expect(relativeError(g, ref[k]!), `gatherNd case ${k}`).toBe(0));
+      const before = tf.memory().numTensors;
+      expect(() => tf.tidy(() => tf.gatherND(tf.tensor(params, [6, 5, 7]), tf.tensor([[2], [6]], [2, 1], 'int32')))).toThrow(/Invalid indices/);
+      expect(tf.memory().numTensors).toBe(before);
     });
 
     it('slice and pad (the crops and zero padding around convolutions)', async () => {
