@@ -51,7 +51,8 @@ export interface OnednnAddon {
   setThreads(n: number): void;
   /** 1: activations stay NHWC (default); 0: oneDNN picks their layout too (reorders each call). */
   setLayout(mode: number): void;
-  info(): { version: string; isa: string; threads: number; cachedPrimitives: number };
+  /** convImplementations: the distinct oneDNN implementations of the convolutions run so far (e.g. jit_wino_4x3:avx512_core). */
+  info(): { version: string; isa: string; threads: number; cachedPrimitives: number; convImplementations: string[] };
 }
 
 const BACKEND = 'onednn';

@@ -93,6 +93,8 @@ for (const [stride, pad] of [[1, 'same'], [2, 'same'], [1, 'valid'], [2, explici
   convCases.push({ batch: 3, h: 4, w: 5, cIn: 19, cOut: 21, kH: 3, kW: 2, stride, pad });
 }
 convCases.push({ batch: 1, h: 4, w: 4, cIn: 33, cOut: 17, kH: 1, kW: 1, stride: 2, pad: 'valid' });
+// 3x3 stride 1 with 32+ channels each side (too few rows here for oneDNN to pick Winograd: see the Winograd test).
+convCases.push({ batch: 2, h: 9, w: 10, cIn: 33, cOut: 35, kH: 3, kW: 3, stride: 1, pad: 'same' });
 
 const skipAddonCheck = !load.ok && process.env['CI'] !== 'true';
 
@@ -129,6 +131,56 @@ if (skipAddonCheck) {
           i + 1,
         );
       }
+    });
+
+    it('3x3 stride-1 convolutions oneDNN runs with Winograd: forward and both gradients match a float64 reference', async () => {
+      // oneDNN picks Winograd (with the addon's convolution_auto) only for enough rows and channels in multiples of 16;
+      // the cpu backend would take minutes on this size, so the reference is a plain float64 loop.
+      const [N, H, W, C, O] = [64, 8, 9, 32, 48];
+      const rng = new Random(91);
+      const x = randomArray(N * H * W * C, rng);
+      const f = randomArray(9 * C * O, rng, -0.2, 0.2);
+      const r = randomArray(N * H * W * O, rng);
+      const y = new Float64Array(N * H * W * O);
+      const dx = new Float64Array(N * H * W * C);
+      const df = new Float64Array(9 * C * O);
+      for (let n = 0; n < N; n++)
+        for (let h = 0; h < H; h++)
+          for (let w = 0; w < W; w++)
+            for (let kh = 0; kh < 3; kh++) {
+              const ih = h + kh - 1;
+              if (ih < 0 || ih >= H) continue;
+              for (let kw = 0; kw < 3; kw++) {
+                const iw = w + kw - 1;
+                if (iw < 0 || iw >= W) continue;
+                const xo = ((n * H + ih) * W + iw) * C;
+                const yo = ((n * H + h) * W + w) * O;
+                const fo = (kh * 3 + kw) * C * O;
+                for (let c = 0; c < C; c++) {
+                  const xv = x[xo + c]!;
+                  let g = 0;
+                  for (let o = 0; o < O; o++) {
+                    const fv = f[fo + c * O + o]!;
+                    y[yo + o] += xv * fv;
+                    g += r[yo + o]! * fv;
+                    df[fo + c * O + o] += xv * r[yo + o]!;
+                  }
+                  dx[xo + c] += g;
+                }
+              }
+            }
+      const [gy, gdx, gdf] = tf.tidy(() => {
+        const xt = tf.tensor4d(x, [N, H, W, C]);
+        const ft = tf.tensor4d(f, [3, 3, C, O]);
+        const conv = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D => tf.conv2d(a, b, 1, 'same');
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), tf.tensor4d(r, [N, H, W, O]))))([xt, ft]);
+        return [conv(xt, ft), ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+      expect(relativeError(gy!, y), 'forward').toBeLessThanOrEqual(1e-4);
+      expect(relativeError(gdx!, dx), 'input gradient').toBeLessThanOrEqual(1e-4);
+      expect(relativeError(gdf!, df), 'filter gradient').toBeLessThanOrEqual(1e-4);
+      const impls = (tf.backend() as unknown as { addon: OnednnAddon }).addon.info().convImplementations;
+      expect(impls.some((name) => name.includes('wino')), `Winograd ran (${impls.join(', ')})`).toBe(true);
     });
 
     it('fused conv2d with bias and each activation, and its gradients', async () => {
