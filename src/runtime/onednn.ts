@@ -20,8 +20,10 @@ export const ONEDNN_ENV = 'CDS_ONEDNN';
 /** Threads the native kernels use. Default: every core `os.availableParallelism()` reports. */
 export const ONEDNN_THREADS_ENV = 'CDS_ONEDNN_THREADS';
 /**
- * Convolution activation layout: 'nhwc' (default: activations stay in tfjs' layout, oneDNN picks only the weights'
- * layout) or 'any' (oneDNN picks the activations' layout too, with reorders from/to NHWC around each call).
+ * Convolution activation layout: 'nhwc' (default: activations stay in tfjs' layout and oneDNN picks only the weights'
+ * layout, except for 3x3 stride-1 convolutions with 32+ channels (Winograd) and outputs of at most 16 pixels, where
+ * its blocked layout measured faster) or 'any' (oneDNN picks the activations' layout for every convolution, with
+ * reorders from/to NHWC around each call).
  */
 export const ONEDNN_LAYOUT_ENV = 'CDS_ONEDNN_LAYOUT';
 /** The command that builds the addon after oneDNN has been installed. */
