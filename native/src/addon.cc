@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -57,16 +58,32 @@ struct Operand {
   memory::desc user;
   memory::desc prim;
   bool reorder = false;
+  int slot = 0;  // which shared reorder buffer (see scratch) this operand uses: distinct within one call
   memory inner;
   primitive to_prim;    // user -> prim (inputs)
   primitive from_prim;  // prim -> user (outputs)
 };
 
+// Reorder buffers shared by every cached plan (calls are sequential; one slot per operand of a call), grown to the
+// largest request: a buffer per plan held several hundred MB for resnet18 at 64 rows.
+void* scratch(int slot, size_t bytes) {
+  static void* buf[3] = {nullptr, nullptr, nullptr};
+  static size_t cap[3] = {0, 0, 0};
+  if (bytes > cap[slot]) {
+    std::free(buf[slot]);
+    const size_t n = (bytes + 63) / 64 * 64;
+    buf[slot] = std::aligned_alloc(64, n);
+    cap[slot] = buf[slot] ? n : 0;
+    if (!buf[slot]) throw dnnl::error(dnnl_out_of_memory, "reorder buffer");
+  }
+  return buf[slot];
+}
+
 void prepare_input(Operand& op, const memory::desc& prim) {
   op.prim = prim;
   op.reorder = prim != op.user;
   if (op.reorder) {
-    op.inner = memory(prim, eng());
+    op.inner = memory(prim, eng(), DNNL_MEMORY_NONE);
     op.to_prim = reorder(reorder::primitive_desc(eng(), op.user, eng(), prim));
   }
 }
@@ -74,18 +91,20 @@ void prepare_output(Operand& op, const memory::desc& prim) {
   op.prim = prim;
   op.reorder = prim != op.user;
   if (op.reorder) {
-    op.inner = memory(prim, eng());
+    op.inner = memory(prim, eng(), DNNL_MEMORY_NONE);
     op.from_prim = reorder(reorder::primitive_desc(eng(), prim, eng(), op.user));
   }
 }
 memory bind_input(Operand& op, float* data) {
   memory user(op.user, eng(), data);
   if (!op.reorder) return user;
+  op.inner.set_data_handle(scratch(op.slot, op.prim.get_size()));
   op.to_prim.execute(strm(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, op.inner}});
   return op.inner;
 }
 memory bind_output(Operand& op, float* data) {
   if (!op.reorder) return memory(op.user, eng(), data);
+  op.inner.set_data_handle(scratch(op.slot, op.prim.get_size()));
   return op.inner;
 }
 void finish_output(Operand& op, float* data) {
@@ -174,6 +193,8 @@ ConvPlan& conv_plan(int kind, const std::vector<int64_t>& d, bool has_bias, int 
   memory::desc b_md({OC}, dt, memory::format_tag::x);
 
   auto plan = std::make_unique<ConvPlan>();
+  plan->b.slot = 1;
+  plan->out.slot = 2;
   auto fwd_desc = has_bias ? convolution_forward::desc(prop_kind::forward_training, alg, src_any,
                                                        w_any, b_md, dst_any, strides, dil, pl, pr)
                            : convolution_forward::desc(prop_kind::forward_training, alg, src_any,
