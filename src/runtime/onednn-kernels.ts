@@ -701,7 +701,7 @@ let batchNormPatched = false;
 /**
  * Route tfjs-layers' BatchNormalization in training mode through BATCH_NORM_TRAINING_KERNEL while the onednn backend
  * is active (patched once per process on the layer class tfjs-layers registered). Same maths as tfjs-layers'
- * `normalizeBatchInTraining` (batch mean, biased variance, then the moving averages updated with the same ops), in one
+ * `normalizeBatchInTraining` (batch mean, biased variance, then the moving averages updated as its ops would), in one
  * native kernel forward and one backward instead of about a dozen element-wise kernels and full-size temporaries.
  * Every other case (another backend, inference, an axis other than the last, no scale or no offset, non-float32 input)
  * runs tfjs-layers' own code unchanged.
@@ -724,12 +724,17 @@ export function patchBatchNormalizationTraining(): void {
         { x: input!, scale: this.gamma!.read(), offset: this.beta!.read() },
         { varianceEpsilon: this.epsilon },
       ) as tf.Tensor[];
-      // tfjs-layers' doMovingAverage, op for op.
+      // tfjs-layers' doMovingAverage, orig - (orig - value) * (1 - momentum), on the C statistics in JS with float32
+      // arithmetic (Math.fround after each operation: the same bits as its three float32 kernels) and off the gradient
+      // tape, as moving statistics are: six kernel calls fewer per layer and step.
+      const decay = Math.fround(1 - this.momentum);
       const movingAverage = (variable: BatchNormLayer['movingMean'], value: tf.Tensor): void => {
-        tf.tidy(() => {
-          const orig = variable.read();
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - this.momentum)));
-        });
+        const orig = variable.read();
+        const o = orig.dataSync() as Float32Array;
+        const v = value.dataSync() as Float32Array;
+        const next = new Float32Array(o.length);
+        for (let k = 0; k < o.length; k++) next[k] = Math.fround(o[k]! - Math.fround(Math.fround(o[k]! - v[k]!) * decay));
+        variable.write(tf.tensor(next, orig.shape, 'float32'));
       };
       movingAverage(this.movingMean, mean!);
       movingAverage(this.movingVariance, variance!);

@@ -369,6 +369,31 @@ if (skipAddonCheck) {
       }
     });
 
+    it("the fused path's moving averages are bit-identical to tfjs-layers' ops on the same batch statistics", () => {
+      const shape = [5, 3, 4, 7];
+      const rng = new Random(12);
+      const xData = randomArray(size(shape), rng, -1, 4);
+      const start = [randomArray(7, rng), randomArray(7, rng, 0.5, 2)];
+      tf.tidy(() => {
+        const layer = tf.layers.batchNormalization({ momentum: 0.9 });
+        layer.build(shape);
+        const [gamma, beta] = layer.getWeights();
+        layer.setWeights([gamma!, beta!, tf.tensor(start[0]!), tf.tensor(start[1]!)]);
+        const x = tf.tensor(xData, shape);
+        layer.apply(x, { training: true });
+        const [, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: gamma!, offset: beta! }, { varianceEpsilon: 1e-3 }) as tf.Tensor[];
+        const ops = (orig: Float32Array, value: tf.Tensor): Float32Array => {
+          const o = tf.tensor(orig);
+          return tf.sub(o, tf.mul(tf.sub(o, value), 1 - 0.9)).dataSync() as Float32Array;
+        };
+        const moving = layer.getWeights().slice(2).map((w) => w.dataSync() as Float32Array);
+        expect(Array.from(moving[0]!)).toEqual(Array.from(ops(start[0]!, mean!)));
+        expect(Array.from(moving[1]!)).toEqual(Array.from(ops(start[1]!, variance!)));
+        expect(Array.from(moving[0]!)).not.toEqual(Array.from(start[0]!));
+        for (const w of layer.weights) w.dispose();
+      });
+    });
+
     it('max and average pooling and their gradients', async () => {
       let seed = 300;
       for (const batch of [1, 2])
