@@ -63,7 +63,7 @@ function main(): void {
   const threads = Number(values.threads);
   const model = values.model!;
   const batch = Number(values.batch);
-  console.log(`training step: ${model}, 32x32x3, batch ${batch}, softmax cross-entropy, SGD momentum (median after 1 warm-up step)`);
+  console.log(`training step: ${model}, 32x32x3, batch ${batch}, softmax cross-entropy, SGD momentum + weight decay (median after 1 warm-up step)`);
   const onednnLoad = loadOnednn();
   const onednn = onednnLoad.ok ? runStep('onednn', model, batch, Number(values.steps), 1) : undefined;
   if (!onednnLoad.ok) console.log(`onednn: not available (${onednnLoad.reason})`);

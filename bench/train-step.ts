@@ -1,5 +1,6 @@
 /**
- * One backend's training-step throughput: a zoo model, synthetic inputs, softmax cross-entropy, SGD with momentum.
+ * One backend's training-step throughput: a zoo model, synthetic inputs, softmax cross-entropy, SGD with momentum and
+ * weight decay (the training loop's optimizer).
  * Run as its own process per backend (switching backends with live tensors is fragile in tfjs), prints one JSON line.
  *   node dist/bench/train-step.js --backend wasm --model resnet20 --batch 64 --steps 5
  *   node dist/bench/train-step.js --backend wasm --threads 2 --model resnet8 --input 28x28x1 --batch 32
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { initBackend, backendReport, tf, Random } from '../src/runtime/index.js';
 import type { BackendRequest } from '../src/runtime/index.js';
 import { buildModel } from '../src/models/index.js';
+import { SgdMomentumOptimizer } from '../src/train/optimizer.js';
 
 export interface StepTiming {
   readonly backend: string;
@@ -49,7 +51,8 @@ export async function measureTrainStep(opts: {
   const rng = new Random(2);
   const xs = tf.randomNormal([opts.batch, ...inputShape], 0, 1, 'float32', rng.opSeed());
   const ys = tf.oneHot(tf.randomUniform([opts.batch], 0, numClasses, 'int32', rng.opSeed()) as tf.Tensor1D, numClasses);
-  const optimizer = tf.train.momentum(0.01, 0.9);
+  // The training loop's optimizer (weight decay 5e-4, as the PyTorch reference step).
+  const optimizer = new SgdMomentumOptimizer(0.01, 0.9, 5e-4);
   const step = (): number => {
     const t0 = performance.now();
     const loss = optimizer.minimize(() => {

@@ -40,14 +40,19 @@ export interface OnednnAddon {
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduced: number, inner: number): void;
   tile(x: Float32Array, out: Float32Array, inShape: Int32Array, outShape: Int32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, eps: number): void;
+  gatherNd(params: Float32Array, indices: Int32Array, out: Float32Array, sliceSize: number, strides: Int32Array): boolean;
   copyBlock(src: Float32Array, srcShape: Int32Array, srcBegin: Int32Array, dst: Float32Array, dstShape: Int32Array, dstBegin: Int32Array, block: Int32Array): void;
   batchNormGrad(x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, dy: Float32Array, eps: number, dx: Float32Array, dmean: Float32Array, dvariance: Float32Array, dscale: Float32Array, doffset: Float32Array): void;
+  bnTrain(x: Float32Array, scale: Float32Array | null, offset: Float32Array | null, y: Float32Array, mean: Float32Array, variance: Float32Array, eps: number): void;
+  bnTrainGrad(x: Float32Array, scale: Float32Array | null, mean: Float32Array, variance: Float32Array, dy: Float32Array, dmean: Float32Array | null, dvariance: Float32Array | null, eps: number, dx: Float32Array, dscale: Float32Array, doffset: Float32Array): void;
+  sgdMomentum(value: Float32Array, grad: Float32Array, accum: Float32Array, newValue: Float32Array, newAccum: Float32Array, negLr: number, momentum: number, weightDecay: number): void;
   pool(op: 0 | 1, x: Float32Array, out: Float32Array, dims: Int32Array): void;
   poolGrad(op: 0 | 1, dy: Float32Array, x: Float32Array | null, dx: Float32Array, dims: Int32Array): void;
   setThreads(n: number): void;
   /** 1: activations stay NHWC (default); 0: oneDNN picks their layout too (reorders each call). */
   setLayout(mode: number): void;
-  info(): { version: string; isa: string; threads: number; cachedPrimitives: number };
+  /** convImplementations: the distinct oneDNN implementations of the convolutions run so far (e.g. jit_wino_4x3:avx512_core). */
+  info(): { version: string; isa: string; threads: number; cachedPrimitives: number; convImplementations: string[] };
 }
 
 const BACKEND = 'onednn';
@@ -416,6 +421,24 @@ function padV2(addon: OnednnAddon): tf.KernelConfig {
   });
 }
 
+// ------------------------------------------------------------------ gather
+
+/** GatherNd of float32 params by int32 indices (the augmentation's crops and flips: one row per output pixel). */
+function gatherNd(addon: OnednnAddon): tf.KernelConfig {
+  return withFallback('GatherNd', ({ inputs }, backend) => {
+    const { params, indices } = inputs as Record<string, TensorInfo | undefined>;
+    const pv = floatValues(backend, params);
+    const iv = indices?.dtype === 'int32' ? backend.data.get(indices.dataId)?.values : undefined;
+    if (!pv || !params || !indices || !(iv instanceof Int32Array) || pv.length === 0 || iv.length === 0) return undefined;
+    const [resultShape, numSlices, sliceSize, strides] = tf.backend_util.prepareAndValidate(params as tf.Tensor, indices as tf.Tensor);
+    if (numSlices === 0 || sliceSize === 0) return undefined;
+    const out = backend.alloc(numSlices * sliceSize);
+    // An index out of range: the cpu kernel runs instead and throws tfjs' own error.
+    if (!addon.gatherNd(pv, iv, out, sliceSize, Int32Array.from(strides))) return undefined;
+    return result(backend, resultShape, out);
+  });
+}
+
 // ------------------------------------------------------------------ batch norm, pooling
 
 function batchNorm(addon: OnednnAddon): tf.KernelConfig {
@@ -461,6 +484,94 @@ function batchNormGrad(addon: OnednnAddon): tf.KernelConfig {
       const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
       addon.batchNormGrad(xv, get(mean), get(variance), scale ? get(scale) : null, get(dy), eps, dx, dmean, dvariance, dscale, doffset);
       return [result(backend, [...x!.shape], dx), ...[dmean, dvariance, dscale, doffset].map((o) => result(backend, [c], o))];
+    },
+  };
+}
+
+/**
+ * The onednn-only kernel for a batch-norm layer in training mode, x [..., C] channels last with per-channel scale and
+ * offset [C]: outputs [y, mean, variance], the batch mean and biased variance over every axis but the last (what
+ * tf.moments gives) and y = (x - mean) * scale / sqrt(variance + eps) + offset. One native call (three passes over x)
+ * where tfjs-layers runs Mean, Sub, Square, Mean and FusedBatchNorm; its gradient is BATCH_NORM_TRAINING_GRAD_KERNEL.
+ * Attribute: varianceEpsilon.
+ */
+export const BATCH_NORM_TRAINING_KERNEL = 'CdsOnednnBatchNormTraining';
+/** The gradient of BATCH_NORM_TRAINING_KERNEL: inputs x, scale, mean, variance, dy, dmean, dvariance; outputs dx, dscale, doffset. */
+export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'CdsOnednnBatchNormTrainingGrad';
+
+function floatInputs(backend: PooledBackend, kernelName: string, inputs: Record<string, TensorInfo | undefined>, names: string[]): Float32Array[] {
+  return names.map((name) => {
+    const v = floatValues(backend, inputs[name]);
+    if (!v) throw new Error(`${kernelName}: expected a float32 ${name}`);
+    return v;
+  });
+}
+
+function batchNormTraining(addon: OnednnAddon): tf.KernelConfig {
+  return {
+    kernelName: BATCH_NORM_TRAINING_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs, backend: b }) => {
+      const backend = b as PooledBackend;
+      const named = inputs as Record<string, TensorInfo | undefined>;
+      const [xv, sv, ov] = floatInputs(backend, BATCH_NORM_TRAINING_KERNEL, named, ['x', 'scale', 'offset']) as [Float32Array, Float32Array, Float32Array];
+      const x = named['x']!;
+      const c = x.shape[x.shape.length - 1]!;
+      if (x.shape.length < 2 || sv.length !== c || ov.length !== c || xv.length === 0) {
+        throw new Error(`${BATCH_NORM_TRAINING_KERNEL}: expected x [..., C] and scale, offset [C]`);
+      }
+      const y = backend.alloc(xv.length);
+      const mean = backend.alloc(c);
+      const variance = backend.alloc(c);
+      addon.bnTrain(xv, sv, ov, y, mean, variance, (attrs as { varianceEpsilon: number }).varianceEpsilon);
+      return [result(backend, [...x.shape], y), result(backend, [c], mean), result(backend, [c], variance)];
+    },
+  };
+}
+
+function batchNormTrainingGrad(addon: OnednnAddon): tf.KernelConfig {
+  return {
+    kernelName: BATCH_NORM_TRAINING_GRAD_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs, backend: b }) => {
+      const backend = b as PooledBackend;
+      const named = inputs as Record<string, TensorInfo | undefined>;
+      const [xv, sv, mv, vv, dyv] = floatInputs(backend, BATCH_NORM_TRAINING_GRAD_KERNEL, named, ['x', 'scale', 'mean', 'variance', 'dy']) as Float32Array[];
+      const optional = (name: string): Float32Array | null => (named[name] != null ? floatInputs(backend, BATCH_NORM_TRAINING_GRAD_KERNEL, named, [name])[0]! : null);
+      const c = mv!.length;
+      const dx = backend.alloc(xv!.length);
+      const dscale = backend.alloc(c);
+      const doffset = backend.alloc(c);
+      const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+      addon.bnTrainGrad(xv!, sv!, mv!, vv!, dyv!, optional('dmean'), optional('dvariance'), eps, dx, dscale, doffset);
+      return [result(backend, [...named['x']!.shape], dx), result(backend, [c], dscale), result(backend, [c], doffset)];
+    },
+  };
+}
+
+/**
+ * The onednn-only kernel of one SGD-momentum step with weight decay for one variable (see src/train/optimizer.ts):
+ * inputs value, grad, accumulation (one shape); attrs learningRate, momentum, weightDecay; outputs [newValue,
+ * newAccumulation]. The same float32 operations in the same order as the tfjs ops it replaces, so bit-identical.
+ */
+export const SGD_MOMENTUM_KERNEL = 'CdsSgdMomentum';
+
+function sgdMomentum(addon: OnednnAddon): tf.KernelConfig {
+  return {
+    kernelName: SGD_MOMENTUM_KERNEL,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, attrs, backend: b }) => {
+      const backend = b as PooledBackend;
+      const named = inputs as Record<string, TensorInfo | undefined>;
+      const [vv, gv, av] = floatInputs(backend, SGD_MOMENTUM_KERNEL, named, ['value', 'grad', 'accumulation']) as [Float32Array, Float32Array, Float32Array];
+      if (gv.length !== vv.length || av.length !== vv.length) throw new Error(`${SGD_MOMENTUM_KERNEL}: value, grad and accumulation differ in size`);
+      const a = attrs as { learningRate: number; momentum: number; weightDecay: number };
+      const value = backend.alloc(vv.length);
+      const accumulation = backend.alloc(vv.length);
+      // tfjs keeps -learningRate as a float32 scalar; Math.fround gives the addon that same number.
+      addon.sgdMomentum(vv, gv, av, value, accumulation, Math.fround(-a.learningRate), Math.fround(a.momentum), Math.fround(a.weightDecay));
+      const shape = [...named['value']!.shape];
+      return [result(backend, shape, value), result(backend, [...shape], accumulation)];
     },
   };
 }
@@ -514,6 +625,22 @@ let gradientRegistered = false;
  */
 export function registerOnednnGradients(): void {
   if (gradientRegistered) return;
+  tf.registerGradient({
+    kernelName: BATCH_NORM_TRAINING_KERNEL,
+    inputsToSave: ['x', 'scale'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [x, scale, mean, variance] = saved as tf.Tensor[];
+      const [dy, dmean, dvariance] = dys as Array<tf.Tensor | null>;
+      // Computed once here (tfjs calls each closure in its own tidy): the backward scope frees the unused ones.
+      const [dx, dscale, doffset] = tf.engine().runKernel(
+        BATCH_NORM_TRAINING_GRAD_KERNEL,
+        { x: x!, scale: scale!, mean: mean!, variance: variance!, dy: dy!, ...(dmean ? { dmean } : {}), ...(dvariance ? { dvariance } : {}) },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      return { x: () => dx!, scale: () => dscale!, offset: () => doffset! };
+    },
+  });
   overrideGradient('FusedBatchNorm', (dy, saved, attrs) => {
     const [x, mean, variance, scale] = saved as tf.Tensor[];
     const grad = Array.isArray(dy) ? dy[0]! : dy;
@@ -555,6 +682,66 @@ export function registerOnednnGradients(): void {
     return { x: () => tf.tile(tf.reshape(tf.div(grad, count), kept), x.shape.map((n, k) => (axes.includes(k) ? n : 1))) };
   });
   gradientRegistered = true;
+}
+
+/** What the fast path reads of a tfjs-layers BatchNormalization layer. */
+interface BatchNormLayer {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma?: { read(): tf.Tensor } | null;
+  beta?: { read(): tf.Tensor } | null;
+  movingMean: { read(): tf.Tensor; write(v: tf.Tensor): void };
+  movingVariance: { read(): tf.Tensor; write(v: tf.Tensor): void };
+}
+type LayerCall = (this: BatchNormLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+let batchNormPatched = false;
+
+/**
+ * Route tfjs-layers' BatchNormalization in training mode through BATCH_NORM_TRAINING_KERNEL while the onednn backend
+ * is active (patched once per process on the layer class tfjs-layers registered). Same maths as tfjs-layers'
+ * `normalizeBatchInTraining` (batch mean, biased variance, then the moving averages updated as its ops would), in one
+ * native kernel forward and one backward instead of about a dozen element-wise kernels and full-size temporaries.
+ * Every other case (another backend, inference, an axis other than the last, no scale or no offset, non-float32 input)
+ * runs tfjs-layers' own code unchanged.
+ */
+export function patchBatchNormalizationTraining(): void {
+  if (batchNormPatched) return;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization'];
+  if (entry == null) return;
+  const proto = (entry[0] as unknown as { prototype: { call: LayerCall } }).prototype;
+  const original = proto.call;
+  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
+    const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+    const fits =
+      kwargs?.['training'] === true && tf.getBackend() === BACKEND && input instanceof tf.Tensor && input.dtype === 'float32' &&
+      input.rank >= 2 && input.size > 0 && (this.axis === -1 || this.axis === input.rank - 1) && this.gamma != null && this.beta != null;
+    if (!fits) return original.call(this, inputs, kwargs);
+    return tf.tidy(() => {
+      const [y, mean, variance] = tf.engine().runKernel(
+        BATCH_NORM_TRAINING_KERNEL,
+        { x: input!, scale: this.gamma!.read(), offset: this.beta!.read() },
+        { varianceEpsilon: this.epsilon },
+      ) as tf.Tensor[];
+      // tfjs-layers' doMovingAverage, orig - (orig - value) * (1 - momentum), on the C statistics in JS with float32
+      // arithmetic (Math.fround after each operation: the same bits as its three float32 kernels) and off the gradient
+      // tape, as moving statistics are: six kernel calls fewer per layer and step.
+      const decay = Math.fround(1 - this.momentum);
+      const movingAverage = (variable: BatchNormLayer['movingMean'], value: tf.Tensor): void => {
+        const orig = variable.read();
+        const o = orig.dataSync() as Float32Array;
+        const v = value.dataSync() as Float32Array;
+        const next = new Float32Array(o.length);
+        for (let k = 0; k < o.length; k++) next[k] = Math.fround(o[k]! - Math.fround(Math.fround(o[k]! - v[k]!) * decay));
+        variable.write(tf.tensor(next, orig.shape, 'float32'));
+      };
+      movingAverage(this.movingMean, mean!);
+      movingAverage(this.movingVariance, variance!);
+      return y!;
+    });
+  };
+  batchNormPatched = true;
 }
 
 interface PoolAttrs {
@@ -623,8 +810,12 @@ export function onednnKernelConfigs(addon: OnednnAddon): tf.KernelConfig[] {
     tile(addon),
     slice(addon),
     padV2(addon),
+    gatherNd(addon),
     batchNorm(addon),
     batchNormGrad(addon),
+    batchNormTraining(addon),
+    batchNormTrainingGrad(addon),
+    sgdMomentum(addon),
     gradKernel(RELU_GRAD_KERNEL, 7, addon),
     gradKernel(SQUARE_GRAD_KERNEL, 8, addon),
     pool('MaxPool', addon),

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf } from './tf.js';
-import { onednnKernelConfigs, registerOnednnGradients, runCpuKernel } from './onednn-kernels.js';
+import { onednnKernelConfigs, patchBatchNormalizationTraining, registerOnednnGradients, runCpuKernel } from './onednn-kernels.js';
 import type { OnednnAddon } from './onednn-kernels.js';
 
 /** Set to 0 to hide the addon (the backend then counts as not installed): used to prove the fallback. */
@@ -20,8 +20,10 @@ export const ONEDNN_ENV = 'CDS_ONEDNN';
 /** Threads the native kernels use. Default: every core `os.availableParallelism()` reports. */
 export const ONEDNN_THREADS_ENV = 'CDS_ONEDNN_THREADS';
 /**
- * Convolution activation layout: 'nhwc' (default: activations stay in tfjs' layout, oneDNN picks only the weights'
- * layout) or 'any' (oneDNN picks the activations' layout too, with reorders from/to NHWC around each call).
+ * Convolution activation layout: 'nhwc' (default: activations stay in tfjs' layout and oneDNN picks only the weights'
+ * layout, except for 3x3 stride-1 convolutions with 32+ channels (Winograd) and outputs of at most 16 pixels, where
+ * its blocked layout measured faster) or 'any' (oneDNN picks the activations' layout for every convolution, with
+ * reorders from/to NHWC around each call).
  */
 export const ONEDNN_LAYOUT_ENV = 'CDS_ONEDNN_LAYOUT';
 /** The command that builds the addon after oneDNN has been installed. */
@@ -84,8 +86,13 @@ export function loadOnednn(): OnednnLoad {
   return cached;
 }
 
-/** Bytes of freed native outputs kept for reuse (per process). */
-const POOL_LIMIT_BYTES = 1 << 30;
+/**
+ * Bytes of freed native outputs kept for reuse (per process): a quarter of the machine's memory, between 1 and 8 GiB.
+ * A training step must fit whole: the resnet18 CDS step (64 rows) frees ~1.7 GB of activations and gradients per
+ * step, and with a 1 GiB cap ~600 MB of them were allocated fresh (zero-filled) again every step. Pooling does not
+ * raise the process's footprint: glibc keeps freed blocks in the heap anyway (see the addon's mallopt settings).
+ */
+const POOL_LIMIT_BYTES = Math.min(8 * 2 ** 30, Math.max(2 ** 30, os.totalmem() / 4));
 
 /**
  * The onednn backend: the cpu backend's storage and JS kernels, with native kernels registered on top.
@@ -191,6 +198,7 @@ export function registerOnednnBackend(): { ok: true } | { ok: false; reason: str
     tf.registerKernel(config);
   }
   registerOnednnGradients();
+  patchBatchNormalizationTraining();
   registered = true;
   return { ok: true };
 }

@@ -35,6 +35,8 @@ export interface BenchmarkStepOptions {
    */
   readonly teacher?: string | Teacher;
   readonly seed?: number;
+  /** Called after every step, warm-up steps included (1-based count): profilers start counting after the warm-up. */
+  readonly onStep?: (step: number) => void;
 }
 
 export interface BenchmarkResult {
@@ -97,6 +99,7 @@ export async function benchmarkStep(options: BenchmarkStepOptions): Promise<Benc
     onStep: (p: { imgPerSec: number }) => {
       seen += 1;
       if (seen > warmupSteps) stepMs.push((batchSize / p.imgPerSec) * 1000);
+      options.onStep?.(seen);
     },
   };
 

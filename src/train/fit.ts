@@ -178,8 +178,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   });
   const augmentRng = new Random(options.seed).fork();
   const methodRng = options.methodRng;
-  const factory = options.optimizer.factory ?? SGD;
-  const optimizer = factory.create(options.optimizer);
+  // The optimizer applies its own weight decay (SGD: added to the gradient, fused on onednn; AdamW: decoupled).
+  const optimizer = (options.optimizer.factory ?? SGD).create(options.optimizer);
   const sources = { batcher, augmentRng, methodRng };
   let state = snapshot(0, 0, sources, NO_PROGRESS, null);
   let history: EpochMetrics[] = [];
@@ -196,8 +196,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const views = viewRecipesOf(needs, train.inputShape);
   // Saved bundles and the export take raw pixels and normalise with the statistics training used.
   student.setInputSpec({ ...stats, ...(train.classNames.length === student.numClasses ? { classNames: train.classNames } : {}) });
-  // L2 decay on every gradient, BN gamma/beta included, as the reference recipes do (SGD); AdamW decays itself.
-  const weightDecay = factory.gradientWeightDecay(options.optimizer);
   const schedule = {
     baseLr: options.optimizer.lr,
     epochs,
@@ -232,7 +230,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         epoch: epoch + 1,
         variables,
         optimizer,
-        weightDecay,
       });
       if (!Number.isFinite(loss)) {
         const where = dir.lastCheckpoint();
@@ -314,8 +311,8 @@ interface StepInputs {
   /** 1-based. */
   readonly epoch: number;
   readonly variables: readonly tf.Variable[];
+  /** Adds the weight decay itself. */
   readonly optimizer: tf.Optimizer;
-  readonly weightDecay: number;
 }
 
 /**
@@ -355,16 +352,17 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
   tf.dispose([value, ...Object.values(termTensors)]);
 
   if (Number.isFinite(loss)) {
+    // Every variable gets an entry in the same order each step: the optimizer keys its slots by position. The
+    // optimizer adds the weight decay (one fused kernel per variable where the backend has it).
     const ordered: Record<string, tf.Tensor> = {};
-    tf.tidy(() => {
-      for (const v of a.variables) {
-        // Every variable gets an entry in the same order each step: the optimizer keys its slots by position.
-        const g = grads[v.name] ?? tf.zerosLike(v);
-        ordered[v.name] = tf.keep(a.weightDecay !== 0 ? tf.add(g, tf.mul(v, a.weightDecay)) : g.clone());
-      }
-    });
+    const zeros: tf.Tensor[] = [];
+    for (const v of a.variables) {
+      const g = grads[v.name];
+      if (g != null) ordered[v.name] = g;
+      else zeros.push((ordered[v.name] = tf.zerosLike(v)));
+    }
     a.optimizer.applyGradients(ordered as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
-    tf.dispose(Object.values(ordered));
+    tf.dispose(zeros);
     a.method.afterStep?.({ batchSize: n, sampleIndices: batch.indices, labeledRows: rows, epoch: a.epoch, kept });
   }
   tf.dispose(Object.values(kept));

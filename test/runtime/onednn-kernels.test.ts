@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { relativeError } from '../helpers.js';
 import { tf, initBackend, Random } from '../../src/runtime/index.js';
 import { loadOnednn } from '../../src/runtime/onednn.js';
+import { BATCH_NORM_TRAINING_KERNEL } from '../../src/runtime/onednn-kernels.js';
 import type { OnednnAddon } from '../../src/runtime/onednn-kernels.js';
 
 const load = loadOnednn();
@@ -26,7 +27,7 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
 const calls = new Map<string, number>();
 function countCalls(addon: OnednnAddon): void {
   const target = addon as unknown as Record<string, unknown>;
-  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'pool', 'poolGrad', 'copyBlock']) {
+  for (const name of ['conv', 'matmul', 'binary', 'unary', 'reduce', 'tile', 'batchNorm', 'batchNormGrad', 'bnTrain', 'bnTrainGrad', 'pool', 'poolGrad', 'copyBlock', 'gatherNd']) {
     const f = target[name] as (...args: unknown[]) => unknown;
     target[name] = (...args: unknown[]) => {
       calls.set(name, (calls.get(name) ?? 0) + 1);
@@ -87,6 +88,13 @@ for (const batch of [1, 3])
         convCases.push({ batch, h: 9, w: 7, cIn: 5, cOut: 13, kH, kW, stride: stride as ConvCase['stride'], pad });
       }
 convCases.push({ batch: 2, h: 8, w: 8, cIn: 3, cOut: 6, kH: 3, kW: 3, stride: 1, pad: 'same', dilation: 2 });
+// At most 16 output pixels: the addon lets oneDNN pick a blocked activation layout (reorders around the call).
+for (const [stride, pad] of [[1, 'same'], [2, 'same'], [1, 'valid'], [2, explicit]] as const) {
+  convCases.push({ batch: 3, h: 4, w: 5, cIn: 19, cOut: 21, kH: 3, kW: 2, stride, pad });
+}
+convCases.push({ batch: 1, h: 4, w: 4, cIn: 33, cOut: 17, kH: 1, kW: 1, stride: 2, pad: 'valid' });
+// 3x3 stride 1 with 32+ channels each side (too few rows here for oneDNN to pick Winograd: see the Winograd test).
+convCases.push({ batch: 2, h: 9, w: 10, cIn: 33, cOut: 35, kH: 3, kW: 3, stride: 1, pad: 'same' });
 
 const skipAddonCheck = !load.ok && process.env['CI'] !== 'true';
 
@@ -123,6 +131,56 @@ if (skipAddonCheck) {
           i + 1,
         );
       }
+    });
+
+    it('3x3 stride-1 convolutions oneDNN runs with Winograd: forward and both gradients match a float64 reference', async () => {
+      // oneDNN picks Winograd (with the addon's convolution_auto) only for enough rows and channels in multiples of 16;
+      // the cpu backend would take minutes on this size, so the reference is a plain float64 loop.
+      const [N, H, W, C, O] = [64, 8, 9, 32, 48];
+      const rng = new Random(91);
+      const x = randomArray(N * H * W * C, rng);
+      const f = randomArray(9 * C * O, rng, -0.2, 0.2);
+      const r = randomArray(N * H * W * O, rng);
+      const y = new Float64Array(N * H * W * O);
+      const dx = new Float64Array(N * H * W * C);
+      const df = new Float64Array(9 * C * O);
+      for (let n = 0; n < N; n++)
+        for (let h = 0; h < H; h++)
+          for (let w = 0; w < W; w++)
+            for (let kh = 0; kh < 3; kh++) {
+              const ih = h + kh - 1;
+              if (ih < 0 || ih >= H) continue;
+              for (let kw = 0; kw < 3; kw++) {
+                const iw = w + kw - 1;
+                if (iw < 0 || iw >= W) continue;
+                const xo = ((n * H + ih) * W + iw) * C;
+                const yo = ((n * H + h) * W + w) * O;
+                const fo = (kh * 3 + kw) * C * O;
+                for (let c = 0; c < C; c++) {
+                  const xv = x[xo + c]!;
+                  let g = 0;
+                  for (let o = 0; o < O; o++) {
+                    const fv = f[fo + c * O + o]!;
+                    y[yo + o] += xv * fv;
+                    g += r[yo + o]! * fv;
+                    df[fo + c * O + o] += xv * r[yo + o]!;
+                  }
+                  dx[xo + c] += g;
+                }
+              }
+            }
+      const [gy, gdx, gdf] = tf.tidy(() => {
+        const xt = tf.tensor4d(x, [N, H, W, C]);
+        const ft = tf.tensor4d(f, [3, 3, C, O]);
+        const conv = (a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D => tf.conv2d(a, b, 1, 'same');
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), tf.tensor4d(r, [N, H, W, O]))))([xt, ft]);
+        return [conv(xt, ft), ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+      expect(relativeError(gy!, y), 'forward').toBeLessThanOrEqual(1e-4);
+      expect(relativeError(gdx!, dx), 'input gradient').toBeLessThanOrEqual(1e-4);
+      expect(relativeError(gdf!, df), 'filter gradient').toBeLessThanOrEqual(1e-4);
+      const impls = (tf.backend() as unknown as { addon: OnednnAddon }).addon.info().convImplementations;
+      expect(impls.some((name) => name.includes('wino')), `Winograd ran (${impls.join(', ')})`).toBe(true);
     });
 
     it('fused conv2d with bias and each activation, and its gradients', async () => {
@@ -232,6 +290,110 @@ if (skipAddonCheck) {
       }
     });
 
+    it('fused batch norm in training mode (one kernel: statistics, normalisation, all gradients) matches moments + batchNorm', async () => {
+      // [8, 33, 17, 37] is large enough for the kernels' chunked (threaded) sums.
+      for (const shape of [[1, 5, 3, 13], [3, 4, 4, 6], [7, 10], [2, 3, 9], [8, 33, 17, 37]]) {
+        const c = shape[shape.length - 1]!;
+        const axes = shape.map((_, k) => k).slice(0, -1);
+        // On onednn the fused kernel; on cpu (the reference) tfjs-layers' composite. The loss also reads the mean and
+        // the variance, so the kernel's gradient through those two outputs is checked too.
+        const parts = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor[] => {
+          if (tf.getBackend() === 'onednn') {
+            return tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: g, offset: b }, { varianceEpsilon: 1e-3 }) as tf.Tensor[];
+          }
+          const { mean, variance } = tf.moments(x, axes);
+          return [tf.batchNorm(x, mean, variance, b, g, 1e-3), mean, variance];
+        };
+        await compare(
+          `fused batchNorm training ${shape}`,
+          [{ shape, lo: 2, hi: 5 }, { shape: [c], lo: 0.5, hi: 1.5 }, { shape: [c] }, { shape }, { shape: [c] }, { shape: [c] }],
+          (x, gamma, beta, r, u, w) => {
+            const loss = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => {
+              const [y, mean, variance] = parts(xx, g, b);
+              return tf.addN([tf.sum(tf.mul(y!, r!)), tf.sum(tf.mul(mean!, u!)), tf.sum(tf.mul(variance!, w!))]) as tf.Scalar;
+            };
+            const outputOnly = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(parts(xx, g, b)[0]!, r!));
+            return [
+              ...parts(x!, gamma!, beta!),
+              ...tf.grads(loss)([x!, gamma!, beta!]),
+              ...tf.grads(outputOnly)([x!, gamma!, beta!]),
+            ];
+          },
+          ['bnTrain', 'bnTrainGrad'],
+        );
+      }
+    });
+
+    it("tfjs-layers' BatchNormalization in training runs the fused kernel on onednn: same output, gradients, moving statistics as cpu", async () => {
+      for (const shape of [[3, 5, 7, 6], [1, 4, 5, 3], [9, 11]]) {
+        const c = shape[shape.length - 1]!;
+        const rng = new Random(40 + shape.length);
+        const xData = randomArray(size(shape), rng, -2, 3);
+        const rData = randomArray(size(shape), rng);
+        const weights = [randomArray(c, rng, 0.5, 1.5), randomArray(c, rng), randomArray(c, rng), randomArray(c, rng, 0.5, 2)];
+        const run = (): Float32Array[] => {
+          const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 });
+          layer.build(shape);
+          layer.setWeights(weights.map((w) => tf.tensor(w)));
+          const x = tf.variable(tf.tensor(xData, shape));
+          const [gamma, beta] = layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val) as [tf.Variable, tf.Variable];
+          const before = tf.memory().numTensors;
+          const { value, grads } = tf.variableGrads(
+            () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, tf.tensor(rData, shape))) as tf.Scalar,
+            [x, gamma, beta],
+          );
+          const results = [
+            value.dataSync() as Float32Array,
+            ...[x, gamma, beta].map((v) => grads[v.name]!.dataSync() as Float32Array),
+            // moving mean and variance after the update
+            ...layer.getWeights().slice(2).map((w) => w.dataSync() as Float32Array),
+            (layer.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array,
+          ];
+          tf.dispose([value, ...Object.values(grads)]);
+          // Only the inference output above is left (one tensor).
+          expect(tf.memory().numTensors - before).toBeLessThanOrEqual(1);
+          x.dispose();
+          // (a layer applied only to concrete tensors cannot be disposed as a layer)
+          for (const w of layer.weights) w.dispose();
+          return results;
+        };
+        await tf.setBackend('cpu');
+        const ref = tf.tidy(run);
+        await tf.setBackend('onednn');
+        calls.clear();
+        const got = tf.tidy(run);
+        expect(calls.get('bnTrain') ?? 0, 'the fused kernel ran').toBe(1);
+        expect(calls.get('bnTrainGrad') ?? 0, 'its gradient ran').toBe(1);
+        expect(got.length).toBe(ref.length);
+        got.forEach((g, k) => expect(relativeError(g, ref[k]!), `layer ${shape} output ${k}`).toBeLessThanOrEqual(1e-4));
+      }
+    });
+
+    it("the fused path's moving averages are bit-identical to tfjs-layers' ops on the same batch statistics", () => {
+      const shape = [5, 3, 4, 7];
+      const rng = new Random(12);
+      const xData = randomArray(size(shape), rng, -1, 4);
+      const start = [randomArray(7, rng), randomArray(7, rng, 0.5, 2)];
+      tf.tidy(() => {
+        const layer = tf.layers.batchNormalization({ momentum: 0.9 });
+        layer.build(shape);
+        const [gamma, beta] = layer.getWeights();
+        layer.setWeights([gamma!, beta!, tf.tensor(start[0]!), tf.tensor(start[1]!)]);
+        const x = tf.tensor(xData, shape);
+        layer.apply(x, { training: true });
+        const [, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: gamma!, offset: beta! }, { varianceEpsilon: 1e-3 }) as tf.Tensor[];
+        const ops = (orig: Float32Array, value: tf.Tensor): Float32Array => {
+          const o = tf.tensor(orig);
+          return tf.sub(o, tf.mul(tf.sub(o, value), 1 - 0.9)).dataSync() as Float32Array;
+        };
+        const moving = layer.getWeights().slice(2).map((w) => w.dataSync() as Float32Array);
+        expect(Array.from(moving[0]!)).toEqual(Array.from(ops(start[0]!, mean!)));
+        expect(Array.from(moving[1]!)).toEqual(Array.from(ops(start[1]!, variance!)));
+        expect(Array.from(moving[0]!)).not.toEqual(Array.from(start[0]!));
+        for (const w of layer.weights) w.dispose();
+      });
+    });
+
     it('max and average pooling and their gradients', async () => {
       let seed = 300;
       for (const batch of [1, 2])
@@ -333,6 +495,31 @@ if (skipAddonCheck) {
           ['binary', 'tile'],
         );
       }
+    });
+
+    it('gatherNd (the augmentation crops and flips) on rows, sub-tensors and single elements; bad indices throw as on cpu', async () => {
+      const rng = new Random(77);
+      const params = randomArray(6 * 5 * 7, rng);
+      const pick = (n: number, k: number, dims: number[]): Int32Array =>
+        Int32Array.from({ length: n * k }, (_, i) => Math.floor(rng.uniform(0, dims[i % k]!)));
+      // index sets large and small: the large one (70 000 rows of 7) takes the threaded path
+      const cases: Array<{ idx: Int32Array; shape: number[] }> = [
+        { idx: pick(13, 1, [6]), shape: [13, 1] },
+        { idx: pick(70000, 2, [6, 5]), shape: [70000, 2] },
+        { idx: pick(4, 3, [6, 5, 7]), shape: [4, 1, 3] },
+      ];
+      const run = (): Float32Array[] =>
+        tf.tidy(() => cases.map((c) => tf.gatherND(tf.tensor(params, [6, 5, 7]), tf.tensor(c.idx, c.shape, 'int32')).dataSync() as Float32Array));
+      await tf.setBackend('cpu');
+      const ref = run();
+      await tf.setBackend('onednn');
+      calls.clear();
+      const got = run();
+      expect(calls.get('gatherNd') ?? 0).toBe(cases.length);
+      got.forEach((g, k) => expect(relativeError(g, ref[k]!), `gatherNd case ${k}`).toBe(0));
+      const before = tf.memory().numTensors;
+      expect(() => tf.tidy(() => tf.gatherND(tf.tensor(params, [6, 5, 7]), tf.tensor([[2], [6]], [2, 1], 'int32')))).toThrow(/Invalid indices/);
+      expect(tf.memory().numTensors).toBe(before);
     });
 
     it('slice and pad (the crops and zero padding around convolutions)', async () => {
