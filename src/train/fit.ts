@@ -344,7 +344,11 @@ function takeStep(a: StepInputs): { loss: number; terms: Record<string, number>;
     termTensors = a.method.lossTerms(ctx);
     const list = Object.values(termTensors);
     for (const t of list) tf.keep(t);
-    return (list.length === 0 ? tf.scalar(0) : list.length === 1 ? tf.add(list[0]!, 0) : tf.addN(list)) as tf.Scalar;
+    const total = list.length === 0 ? tf.scalar(0) : list.length === 1 ? tf.add(list[0]!, 0) : tf.addN(list);
+    // A batch can leave every term constant (semi-supervised: no labelled image for ce, ds, ds-kl, dkd). 0 x the
+    // logits' sum keeps the loss connected to the weights, so such a step has zero gradients (momentum and weight decay
+    // still apply, as in PyTorch) instead of failing; on any other step it adds exactly 0 to the loss and gradients.
+    return tf.add(total, tf.mul(tf.sum(ctx.student.logits), 0)) as tf.Scalar;
   }, [...a.variables]);
   const loss = value.dataSync()[0]!;
   const terms: Record<string, number> = {};
