@@ -163,7 +163,12 @@ function snapshot(
   };
 }
 
-/** Train `student` with `method` for `epochs` epochs. Prints nothing; reports through the callbacks. */
+/**
+ * Train `student` with `method` for `epochs` epochs. Prints nothing; reports through the callbacks. Returns the student
+ * trained (the caller owns it). Throws TrainingDivergedError when the loss stops being finite (the last good checkpoint
+ * is kept), and whatever the run directory's writes throw; on any throw the run has disposed the student, the method
+ * and the optimizer.
+ */
 export async function fit(options: FitOptions): Promise<FitResult> {
   const { needs, train, test, epochs, batchSize, runDir } = options;
   let student = options.student;
@@ -208,80 +213,86 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const saveCheckpoint = (s: TrainingState): Promise<void> =>
     dir.saveCheckpoint({ student, parts: method.parts, optimizer, methodState: method.getState?.(), state: s, meta: { epoch: s.epoch } });
 
-  for (let epoch = state.epoch; epoch < epochs && !interrupted; epoch++) {
-    const sums: Record<string, number> = { ...state.epochSums };
-    let steps = state.epochSteps;
-    let images = state.epochImages;
-    let seconds = state.epochSeconds;
-    let lr = learningRate(schedule, epoch, 0);
+  try {
+    for (let epoch = state.epoch; epoch < epochs && !interrupted; epoch++) {
+      const sums: Record<string, number> = { ...state.epochSums };
+      let steps = state.epochSteps;
+      let images = state.epochImages;
+      let seconds = state.epochSeconds;
+      let lr = learningRate(schedule, epoch, 0);
 
-    while (steps < stepsPerEpoch) {
-      const t0 = performance.now();
-      lr = learningRate(schedule, epoch, (steps + 1) / stepsPerEpoch);
-      optimizer.setLearningRate(lr);
-      const { loss, terms, images: n } = takeStep({
-        student,
-        method,
-        teacher: options.teacher,
-        views,
-        batch: batcher.next(),
-        augmentRng,
-        stats,
-        epoch: epoch + 1,
-        variables,
-        optimizer,
-      });
-      if (!Number.isFinite(loss)) {
-        const where = dir.lastCheckpoint();
-        disposeOptimizer(optimizer);
-        disposeMethod(method);
-        throw new TrainingDivergedError(
-          `loss is ${loss} at epoch ${epoch + 1}, step ${steps + 1} (terms: ${JSON.stringify(terms)}); ` +
-            (where ? `the last good checkpoint is ${where} (not overwritten)` : 'no checkpoint was written yet') +
-            '. Lower the learning rate or the loss weights.',
-          epoch + 1,
-          steps + 1,
-          terms,
-          where,
-        );
+      while (steps < stepsPerEpoch) {
+        const t0 = performance.now();
+        lr = learningRate(schedule, epoch, (steps + 1) / stepsPerEpoch);
+        optimizer.setLearningRate(lr);
+        const { loss, terms, images: n } = takeStep({
+          student,
+          method,
+          teacher: options.teacher,
+          views,
+          batch: batcher.next(),
+          augmentRng,
+          stats,
+          epoch: epoch + 1,
+          variables,
+          optimizer,
+        });
+        if (!Number.isFinite(loss)) {
+          const where = dir.lastCheckpoint();
+          throw new TrainingDivergedError(
+            `loss is ${loss} at epoch ${epoch + 1}, step ${steps + 1} (terms: ${JSON.stringify(terms)}); ` +
+              (where ? `the last good checkpoint is ${where} (not overwritten)` : 'no checkpoint was written yet') +
+              '. Lower the learning rate or the loss weights.',
+            epoch + 1,
+            steps + 1,
+            terms,
+            where,
+          );
+        }
+
+        for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
+        sums.loss = (sums.loss ?? 0) + loss;
+        steps++;
+        images += n;
+        const dt = (performance.now() - t0) / 1000;
+        seconds += dt;
+        state = { ...state, globalStep: state.globalStep + 1 };
+        options.onStep?.({ epoch: epoch + 1, epochs, step: steps, stepsPerEpoch, terms, loss, lr, imgPerSec: n / dt });
+        // Training is synchronous; let signal handlers, progress output and timers run between steps.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+
+        if (options.signal?.aborted && steps < stepsPerEpoch) {
+          interrupted = true;
+          await saveCheckpoint(snapshot(epoch, state.globalStep, sources, { sums, steps, images, seconds }, best));
+          break;
+        }
       }
+      if (interrupted) break;
 
-      for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
-      sums.loss = (sums.loss ?? 0) + loss;
-      steps++;
-      images += n;
-      const dt = (performance.now() - t0) / 1000;
-      seconds += dt;
-      state = { ...state, globalStep: state.globalStep + 1 };
-      options.onStep?.({ epoch: epoch + 1, epochs, step: steps, stepsPerEpoch, terms, loss, lr, imgPerSec: n / dt });
-      // Training is synchronous; let signal handlers, progress output and timers run between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-
-      if (options.signal?.aborted && steps < stepsPerEpoch) {
-        interrupted = true;
-        await saveCheckpoint(snapshot(epoch, state.globalStep, sources, { sums, steps, images, seconds }, best));
-        break;
-      }
+      // An epoch cut short by maxStepsPerEpoch must still start the next one at its beginning.
+      if (batcher.epoch === epoch) batcher.setState({ ...batcher.getState(), epoch: epoch + 1, position: 0 });
+      const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? RECIPE_COMMON.evalBatchSize });
+      const train: Record<string, number> = {};
+      for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
+      const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };
+      history.push(metrics);
+      const improved = best == null || testMetrics.top1 > best.top1;
+      if (improved) best = { top1: testMetrics.top1, epoch: epoch + 1 };
+      await dir.endEpoch(metrics, student, improved);
+      state = snapshot(epoch + 1, state.globalStep, sources, NO_PROGRESS, best);
+      await saveCheckpoint(state);
+      options.onEpoch?.(metrics);
+      if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
     }
-    if (interrupted) break;
 
-    // An epoch cut short by maxStepsPerEpoch must still start the next one at its beginning.
-    if (batcher.epoch === epoch) batcher.setState({ ...batcher.getState(), epoch: epoch + 1, position: 0 });
-    const testMetrics = evaluate(inference, test, { batchSize: options.evalBatchSize ?? RECIPE_COMMON.evalBatchSize });
-    const train: Record<string, number> = {};
-    for (const [k, v] of Object.entries(sums)) train[k] = v / Math.max(steps, 1);
-    const metrics: EpochMetrics = { epoch: epoch + 1, lr, train, test: testMetrics, imgPerSec: images / Math.max(seconds, 1e-9), seconds };
-    history.push(metrics);
-    const improved = best == null || testMetrics.top1 > best.top1;
-    if (improved) best = { top1: testMetrics.top1, epoch: epoch + 1 };
-    await dir.endEpoch(metrics, student, improved);
-    state = snapshot(epoch + 1, state.globalStep, sources, NO_PROGRESS, best);
-    await saveCheckpoint(state);
-    options.onEpoch?.(metrics);
-    if (options.signal?.aborted && epoch + 1 < epochs) interrupted = true;
+    if (!interrupted) await dir.finish(student);
+  } catch (err) {
+    // Nothing is returned: the run disposes all it holds, the student included (after a resume, the restored one).
+    disposeOptimizer(optimizer);
+    disposeMethod(method);
+    student.dispose();
+    throw err;
   }
-
-  if (!interrupted) await dir.finish(student);
   // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
   disposeOptimizer(optimizer);
   disposeMethod(method);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/runtime/index.js';
+import { tf } from '../../src/runtime/tf.js';
 import { loadTrainTest } from '../../src/data/index.js';
 import type { Dataset } from '../../src/data/index.js';
 import { train, TrainingDivergedError } from '../../src/train/index.js';
@@ -94,12 +95,15 @@ describe('reproducible, resumable runs', () => {
     const configFile = join(root, 'config.json');
     writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), lr: 1e30 }));
     let error: unknown;
+    const tensors = tf.memory().numTensors;
     try {
       await train(options(root, { epochs: 2, resume: true, lr: 1e30 }));
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(TrainingDivergedError);
+    // The diverged run disposed everything it held: the restored student, its method parts, the optimizer.
+    expect(tf.memory().numTensors).toBe(tensors);
     const e = error as TrainingDivergedError;
     expect(e.message).toMatch(/loss is (NaN|Infinity|-Infinity) at epoch 2, step \d+ \(terms: \{.*"ce"/);
     expect(e.message).toContain(join(root, 'checkpoint'));
