@@ -563,6 +563,41 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Per-channel sums of x [R, C] (channels last) over rows, in double, cut into a fixed number of row chunks (not the
+// thread count) combined in order: the result does not depend on the threads.
+int64_t row_chunks(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(32, n / kGrain)); }
+
+// The two reductions of a batch-norm gradient: per channel, sum(dy) and sum(dy * (x - mean)) over the R rows of x and
+// dy [R, C], in double, over row_chunks(n) chunks combined in order. Returns [sum dy (C values), sum dy (x - mean) (C)].
+std::vector<double> channel_dy_sums(const float* x, const float* dy, const float* mean, int64_t R, int64_t C) {
+  const int64_t n = R * C;
+  const int64_t chunks = row_chunks(n);
+  const int64_t step = (R + chunks - 1) / chunks;
+  std::vector<double> part(static_cast<size_t>(chunks * C * 2), 0.0);
+#pragma omp parallel for schedule(static) if (n > kGrain)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double* sdy = part.data() + c * C * 2;
+    double* sdyx = sdy + C;
+    const int64_t lo = c * step, hi = std::min(R, lo + step);
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* px = x + r * C;
+      const float* pd = dy + r * C;
+      for (int64_t k = 0; k < C; ++k) {
+        sdy[k] += pd[k];
+        sdyx[k] += static_cast<double>(pd[k]) * (px[k] - mean[k]);
+      }
+    }
+  }
+  std::vector<double> sums(static_cast<size_t>(2 * C), 0.0);
+  for (int64_t k = 0; k < C; ++k) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      sums[k] += part[c * C * 2 + k];
+      sums[C + k] += part[c * C * 2 + C + k];
+    }
+  }
+  return sums;
+}
+
 // batchNormGrad(x, mean, variance, scale | null, dy, eps, dx, dmean, dvariance, dscale, doffset): the gradients of
 // tfjs' FusedBatchNorm (inference form, mean/variance/scale per channel, channels last) in two passes instead of
 // tfjs' dozen element-wise ops: one chunked reduction of sum(dy) and sum(dy * (x - mean)), one pass for dx.
@@ -582,30 +617,10 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   const int64_t C = static_cast<int64_t>(f32len(info[1]));
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
   const int64_t R = n / C;
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, n / kGrain));
-  const int64_t step = (R + chunks - 1) / chunks;
-  std::vector<double> part(static_cast<size_t>(chunks * C * 2), 0.0);
-#pragma omp parallel for schedule(static) if (n > kGrain)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double* sdy = part.data() + c * C * 2;
-    double* sdyx = sdy + C;
-    const int64_t lo = c * step, hi = std::min(R, lo + step);
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* px = x + r * C;
-      const float* pd = dy + r * C;
-      for (int64_t k = 0; k < C; ++k) {
-        sdy[k] += pd[k];
-        sdyx[k] += static_cast<double>(pd[k]) * (px[k] - mean[k]);
-      }
-    }
-  }
+  std::vector<double> sums = channel_dy_sums(x, dy, mean, R, C);
   std::vector<float> mul(C);
   for (int64_t k = 0; k < C; ++k) {
-    double sdy = 0, sdyx = 0;
-    for (int64_t c = 0; c < chunks; ++c) {
-      sdy += part[c * C * 2 + k];
-      sdyx += part[c * C * 2 + C + k];
-    }
+    const double sdy = sums[k], sdyx = sums[C + k];
     const double r = 1.0 / std::sqrt(static_cast<double>(static_cast<float>(var[k] + eps)));
     const double s = has_scale ? sc[k] : 1.0;
     doff[k] = static_cast<float>(sdy);
@@ -624,9 +639,6 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------- batch norm, training mode (fused)
-// Per-channel sums of x [R, C] (channels last) over rows, in double, cut into a fixed number of row chunks (not the
-// thread count) combined in order: the result does not depend on the threads.
-int64_t row_chunks(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(32, n / kGrain)); }
 
 // bnTrain(x, scale | null, offset | null, y, mean, variance, eps): the batch statistics of x [R, C] per channel
 // (mean, biased variance: what tf.moments gives) and y = (x - mean) * scale / sqrt(variance + eps) + offset, in three
@@ -717,31 +729,11 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
   const int64_t C = static_cast<int64_t>(f32len(info[2]));
   const int64_t n = static_cast<int64_t>(f32len(info[0]));
   const int64_t R = n / C;
-  const int64_t chunks = row_chunks(n);
-  const int64_t step = (R + chunks - 1) / chunks;
-  std::vector<double> part(static_cast<size_t>(chunks * C * 2), 0.0);
-#pragma omp parallel for schedule(static) if (n > kGrain)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double* sdy = part.data() + c * C * 2;
-    double* sdyx = sdy + C;
-    const int64_t lo = c * step, hi = std::min(R, lo + step);
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* px = x + r * C;
-      const float* pd = dy + r * C;
-      for (int64_t k = 0; k < C; ++k) {
-        sdy[k] += pd[k];
-        sdyx[k] += static_cast<double>(pd[k]) * (px[k] - mean[k]);
-      }
-    }
-  }
+  std::vector<double> sums = channel_dy_sums(x, dy, mean, R, C);
   std::vector<float> a(C), b(C), c0(C);
   const double inv_r = 1.0 / static_cast<double>(R);
   for (int64_t k = 0; k < C; ++k) {
-    double sdy = 0, sdyx = 0;
-    for (int64_t c = 0; c < chunks; ++c) {
-      sdy += part[c * C * 2 + k];
-      sdyx += part[c * C * 2 + C + k];
-    }
+    const double sdy = sums[k], sdyx = sums[C + k];
     const double r = 1.0 / std::sqrt(static_cast<double>(static_cast<float>(var[k] + eps)));
     const double s = has_scale ? sc[k] : 1.0;
     doff[k] = static_cast<float>(sdy);
