@@ -4,7 +4,7 @@
  * tensor bookkeeping; the loop's JS) is reported as "outside kernels". A profiling tool, never a timed test.
  *   node dist/bench/profile-step.js --backend onednn --model resnet20 --method ce-bench --batch 64 --steps 5
  *   node dist/bench/profile-step.js --backend onednn --model resnet18 --method cds --batch 32 --steps 3
- * --method ce-bench is bench/train-step.ts' step (tf.train.momentum, no augmentation); any other name runs the
+ * --method ce-bench is bench/train-step.ts' step (SgdMomentumOptimizer with weight decay, no augmentation); any other name runs the
  * training loop's own step through benchmarkStep (augmentation, two views for cds, weight decay).
  * --by-shape also splits each kernel by its first input's shape (the top rows only).
  */

@@ -288,25 +288,15 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     if (!interrupted) await dir.finish(student);
   } catch (err) {
     // Nothing is returned: the run disposes all it holds, the student included (after a resume, the restored one).
-    disposeOptimizer(optimizer);
+    optimizer.dispose();
     disposeMethod(method);
     student.dispose();
     throw err;
   }
   // The run owns the method (rebuilt on resume) and the optimizer; the caller owns only the student returned.
-  disposeOptimizer(optimizer);
+  optimizer.dispose();
   disposeMethod(method);
   return { epochs: history, best, last: history[history.length - 1], interrupted, student, runDir };
-}
-
-/**
- * Dispose an optimizer completely. tfjs 4.22's MomentumOptimizer.dispose() does not call SGDOptimizer's, so the
- * learning-rate scalar `c` (kept since the last setLearningRate) would outlive the run.
- */
-function disposeOptimizer(optimizer: tf.Optimizer): void {
-  optimizer.dispose();
-  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
-  if (c != null && !c.isDisposed) c.dispose();
 }
 
 interface StepInputs {
