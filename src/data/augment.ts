@@ -49,9 +49,16 @@ export function defaultPadding(h: number, w: number): number {
   return Math.max(1, Math.round(Math.min(h, w) / 8));
 }
 
-/** Side of the cutout hole scaled to the image: round(min(H, W) / 2), i.e. 16 at 32x32 (the recipe), 14 at 28x28. */
-export function defaultHoleSize(h: number, w: number): number {
-  return Math.max(1, Math.round(Math.min(h, w) / 2));
+/** The CDS recipe's cutout hole as a fraction of the image's shorter side: 16 px at 32x32. */
+export const CDS_CUTOUT = 0.5;
+
+/**
+ * Side of the cutout hole scaled to the image: round(fraction x min(H, W)), at least 1 px; the default fraction is the
+ * recipe's (16 at 32x32, 14 at 28x28). Throws DataError for a fraction outside (0, 1].
+ */
+export function defaultHoleSize(h: number, w: number, fraction: number = CDS_CUTOUT): number {
+  if (!(fraction > 0 && fraction <= 1)) throw new DataError(`the cutout hole must be a fraction in (0, 1] of the image side, got ${fraction}`);
+  return Math.max(1, Math.round(Math.min(h, w) * fraction));
 }
 
 /**
@@ -63,13 +70,17 @@ export function defaultCropFill(inputShape: readonly number[]): number {
   return inputShape[2] === 1 ? 0 : 128;
 }
 
-/** CDS view 1 (the CDS reference implementation): random crop with padding (fill 128), horizontal flip, cutout of one hole. */
-export function view1Recipe(inputShape: readonly number[]): ViewRecipe {
+/**
+ * CDS view 1 (the CDS reference implementation): random crop with padding (fill 128), horizontal flip, cutout of one
+ * hole whose side is `cutout` x the image's shorter side (default 0.5, the recipe's 16 px at 32x32; 0: no cutout).
+ * Throws DataError for a `cutout` outside [0, 1].
+ */
+export function view1Recipe(inputShape: readonly number[], cutout: number = CDS_CUTOUT): ViewRecipe {
   const [h, w] = inputShape as [number, number];
   return {
     crop: { padding: defaultPadding(h, w), fill: defaultCropFill(inputShape) },
     flip: { p: 0.5 },
-    cutout: { holes: 1, size: defaultHoleSize(h, w), fill: 0 },
+    cutout: cutout === 0 ? false : { holes: 1, size: defaultHoleSize(h, w, cutout), fill: 0 },
   };
 }
 

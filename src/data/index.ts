@@ -59,6 +59,7 @@ export {
   standardRecipe,
   defaultPadding,
   defaultHoleSize,
+  CDS_CUTOUT,
   defaultCropFill,
 } from './augment.js';
 export type {

@@ -13,7 +13,8 @@ import { crossModelInfoNce, featureL2, softTargetCrossEntropy, stopGradient, sup
 import { l2Normalize } from '../losses/util.js';
 import { linearAdapter, matchStages } from '../align/index.js';
 import type { StageMatch } from '../align/index.js';
-import { firstView, numberOption, stringOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { cdsViewRecipes, firstView, numberOption, stringOption, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { CDS_CUTOUT } from '../data/augment.js';
 import { MethodError } from './errors.js';
 import type { FrozenTeacher, MethodPart, MethodRecipe, MethodRun, MethodSetup, StepContext } from './types.js';
 
@@ -38,11 +39,12 @@ export const cdsKd: MethodRecipe = {
   summary:
     'CDS + distillation: CE + 0.1 SupCon per stage + 0.1 L2 (or InfoNCE) teacher-student projection alignment per stage + soft-target CE (T = 3)',
   needs: { teacher: true, views: 2, heads: 'projection', teacherFeatures: 'stages' },
-  // One image: SupCon (and InfoNCE alignment) has no candidate but the other view, the term is 0.
-  needsFor: (o) =>
-    numberOption(o, 'contrastive') !== 0 || (numberOption(o, 'feat') !== 0 && o['alignment'] === 'contrastive')
-      ? { ...cdsKd.needs, minBatch: 2 }
-      : cdsKd.needs,
+  needsFor: (o) => ({
+    ...cdsKd.needs,
+    viewRecipes: cdsViewRecipes(o),
+    // One image: SupCon (and InfoNCE alignment) has no candidate but the other view, the term is 0.
+    ...(numberOption(o, 'contrastive') !== 0 || (numberOption(o, 'feat') !== 0 && o['alignment'] === 'contrastive') ? { minBatch: 2 } : {}),
+  }),
   defaults: {
     ce: 1,
     contrastive: 0.1,
@@ -53,6 +55,7 @@ export const cdsKd: MethodRecipe = {
     alignTemperature: 0.07,
     soft: 1,
     softTemperature: 3,
+    cutout: CDS_CUTOUT,
   },
   create: (setup: MethodSetup): MethodRun => {
     const teacher = setup.teacher;

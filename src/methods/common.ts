@@ -1,7 +1,8 @@
 import { tf } from '../runtime/tf.js';
 import { crossEntropy } from '../losses/index.js';
+import { view1Recipe, view2Recipe } from '../data/augment.js';
 import { MethodError } from './errors.js';
-import type { MethodOptions, MethodRun, StepContext } from './types.js';
+import type { MethodNeeds, MethodOptions, MethodRun, StepContext } from './types.js';
 
 /** The first N rows (view 1) of a tensor computed on the 2N views; the tensor itself with one view. */
 export function firstView<T extends tf.Tensor>(t: T, batchSize: number): T {
@@ -36,6 +37,19 @@ export function stringOption<T extends string>(options: MethodOptions, name: str
     throw new MethodError(`method option "${name}" must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   }
   return v as T;
+}
+
+/**
+ * The CDS pair of views (`view1Recipe`, `view2Recipe`) with view 1's cutout hole at `options.cutout` x the image's
+ * shorter side: 0.5 is the published recipe (16 px at 32x32), 0 turns cutout off. Cutout is a regulariser for long
+ * schedules; on a few hundred steps it costs accuracy (results/demo-ablation/). Throws MethodError outside [0, 1].
+ */
+export function cdsViewRecipes(options: MethodOptions): NonNullable<MethodNeeds['viewRecipes']> {
+  const cutout = numberOption(options, 'cutout');
+  if (!(cutout >= 0 && cutout <= 1)) {
+    throw new MethodError(`method option "cutout" must be a fraction of the image side in [0, 1] (0.5: the CDS recipe, 0: none), got ${cutout}`);
+  }
+  return (inputShape) => [view1Recipe(inputShape, cutout), view2Recipe(inputShape)];
 }
 
 /** A method run without trainable parts or state: only its loss terms. */

@@ -5,7 +5,8 @@
  */
 import { tf } from '../runtime/tf.js';
 import { supConLoss2N } from '../losses/index.js';
-import { numberOption, stateless, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { cdsViewRecipes, numberOption, stateless, sumOver, supervisedCrossEntropy, weighted } from './common.js';
+import { CDS_CUTOUT } from '../data/augment.js';
 import type { MethodNeeds, MethodRecipe, MethodSetup } from './types.js';
 
 function contrastive(name: string, summary: string, supervised: boolean): MethodRecipe {
@@ -14,9 +15,13 @@ function contrastive(name: string, summary: string, supervised: boolean): Method
     name,
     summary,
     needs,
-    // One image: its two views are each other's only candidate, the contrastive loss is 0.
-    needsFor: (o) => (numberOption(o, 'contrastive') !== 0 ? { ...needs, minBatch: 2 } : needs),
-    defaults: { ce: 1, contrastive: 0.1, temperature: 0.07, baseTemperature: 0.07 },
+    needsFor: (o) => ({
+      ...needs,
+      viewRecipes: cdsViewRecipes(o),
+      // One image: its two views are each other's only candidate, the contrastive loss is 0.
+      ...(numberOption(o, 'contrastive') !== 0 ? { minBatch: 2 } : {}),
+    }),
+    defaults: { ce: 1, contrastive: 0.1, temperature: 0.07, baseTemperature: 0.07, cutout: CDS_CUTOUT },
     create: ({ options }: MethodSetup) =>
       stateless((ctx) => {
         const terms: Record<string, tf.Scalar> = {};

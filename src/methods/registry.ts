@@ -21,7 +21,10 @@ export function getMethod(name: string): MethodRecipe {
   return recipe;
 }
 
-/** The recipe's defaults with the user's overrides; unknown option names and wrongly typed values are refused. */
+/**
+ * The recipe's defaults with the user's overrides; unknown option names and wrongly typed values are refused, and so
+ * are values the method's own checks refuse (its `needsFor`, e.g. a cutout fraction outside [0, 1]). Throws MethodError.
+ */
 export function resolveMethodOptions(recipe: MethodRecipe, overrides: Readonly<Record<string, unknown>> = {}): MethodOptions {
   const out: Record<string, number | string | boolean> = { ...recipe.defaults };
   for (const [key, value] of Object.entries(overrides)) {
@@ -38,6 +41,7 @@ export function resolveMethodOptions(recipe: MethodRecipe, overrides: Readonly<R
     }
     out[key] = v as number | string | boolean;
   }
+  recipe.needsFor?.(out);
   return out;
 }
 

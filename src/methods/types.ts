@@ -145,7 +145,10 @@ export interface MethodRecipe {
   readonly needs: MethodNeeds;
   /** Loss weights and hyperparameters, all overridable by name. */
   readonly defaults: MethodOptions;
-  /** Options that change what the method needs (e.g. cds-kd alignment); default: `needs`. */
+  /**
+   * Options that change what the method needs (e.g. cds-kd's alignment, the CDS views' cutout); default: `needs`.
+   * Throws MethodError for option values it refuses (called when options are resolved).
+   */
   needsFor?(options: MethodOptions): MethodNeeds;
   create(setup: MethodSetup): MethodRun;
 }

@@ -1,7 +1,7 @@
 // The compare matrix: runs of several methods x seeds, their aggregation, tables and plots (docs/ARCHITECTURE.md).
 export { compare } from './compare.js';
 export type { CompareOptions, CompareEvent, RunRef } from './compare.js';
-export { resolveSetup, DEFAULT_METHODS } from './setup.js';
+export { resolveSetup, scopeMethodOptions, DEFAULT_METHODS } from './setup.js';
 export type { CompareRunOptions } from './setup.js';
 export { planCompare, collectCompare } from './plan.js';
 export type { PlanOptions, PlanLine, CollectOptions } from './plan.js';

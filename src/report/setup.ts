@@ -45,7 +45,12 @@ export function positiveInt(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new CompareError(`${name} must be a positive integer, got ${v}`);
 }
 
-function scopeMethodOptions(methods: readonly string[], given: Readonly<Record<string, unknown>>): Record<string, Record<string, unknown>> {
+/**
+ * Method options given once for several methods, split per method: `method.key` goes to that method, a bare `key` to
+ * every method that has the option. Throws CompareError for a method not among `methods` or a key none of them has,
+ * MethodError for a value a method refuses.
+ */
+export function scopeMethodOptions(methods: readonly string[], given: Readonly<Record<string, unknown>>): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = Object.fromEntries(methods.map((m) => [m, {}]));
   for (const [key, value] of Object.entries(given)) {
     const dot = key.indexOf('.');

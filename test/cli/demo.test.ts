@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, json, tempDir } from './helpers.js';
@@ -11,7 +11,7 @@ describe('demo', () => {
     const out = join(tmp.dir, 'demo');
     const r = await cli(['demo', '--quick', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const j = json<{ rows: { name: string; method: string; model: string; top1: number; ece: number; params: number; latencyMs: number; exported?: string }[]; testImages: number }>(r);
+    const j = json<{ rows: { name: string; method: string; methodOptions?: Record<string, unknown>; model: string; top1: number; ece: number; params: number; latencyMs: number; exported?: string }[]; testImages: number }>(r);
     expect(j.testImages).toBe(200);
     expect(j.rows.map((row) => [row.name, row.method])).toEqual([
       ['teacher', 'cds'],
@@ -30,6 +30,33 @@ describe('demo', () => {
       expect(existsSync(s.exported!)).toBe(true);
     }
     expect(r.stderr).toMatch(/^\[cds-kd\] epoch 1: ce /m);
+    // The demo runs cds-kd with view 1 uncut (DEMO_METHOD_OPTIONS), says so in its row, and the run records it.
+    expect(j.rows.map((row) => row.methodOptions)).toEqual([undefined, undefined, undefined, { cutout: 0 }]);
+    const config = JSON.parse(readFileSync(join(out, 'cds-kd', 'config.json'), 'utf8')) as { methodOptions: Record<string, unknown> };
+    expect(config.methodOptions['cutout']).toBe(0);
+  });
+
+  it('--method-option goes over the demo\'s own; a bad one is refused in one line before anything runs', async () => {
+    const out = join(tmp.dir, 'demo-options');
+    const r = await cli(['demo', '--quick', '--methods', 'cds-kd', '--method-option', 'cds-kd.cutout=0.5', '--method-option', 'soft=2', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = json<{ rows: { method: string; methodOptions?: Record<string, unknown> }[] }>(r);
+    // cutout 0.5 is the method's default: the row shows only what differs from it.
+    expect(j.rows[1]).toMatchObject({ method: 'cds-kd', methodOptions: { soft: 2 } });
+    const config = JSON.parse(readFileSync(join(out, 'cds-kd', 'config.json'), 'utf8')) as { methodOptions: Record<string, unknown> };
+    expect(config.methodOptions).toMatchObject({ cutout: 0.5, soft: 2 });
+
+    for (const [flag, message] of [
+      ['cds-kd.cutout=1.5', /cutout" must be a fraction of the image side in \[0, 1\].*got 1\.5/],
+      ['dkd.beta=2', /dkd is not among the compared methods/],
+      ['nope=1', /none of the compared methods .* has an option "nope"/],
+    ] as const) {
+      const bad = await cli(['demo', '--method-option', flag, '--out', join(tmp.dir, 'never')]);
+      expect(bad.code, flag).toBe(1);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+      expect(bad.stderr).toMatch(message);
+      expect(existsSync(join(tmp.dir, 'never'))).toBe(false);
+    }
   });
 
   it('prints the comparison table and where the students are', async () => {

@@ -3,6 +3,7 @@ import { leakedTensors, useWasm } from '../helpers.js';
 import { tf } from '../../src/runtime/tf.js';
 import { Random } from '../../src/runtime/random.js';
 import {
+  augmentView,
   Batcher,
   adjustContrast,
   adjustHue,
@@ -286,6 +287,25 @@ describe('twoViews and standardAugment', () => {
       x.dispose();
     });
   }
+
+  it('view 1 with cutout 0 has no hole; a cutout fraction scales the hole to the image', () => {
+    const flat = tf.fill([32, 28, 28, 1], 200) as tf.Tensor4D;
+    for (const [fraction, size] of [[0, 0], [0.25, 7]] as const) {
+      const recipe = view1Recipe([28, 28, 1], fraction);
+      const v = augmentView(flat, new Random(5), { ...recipe, crop: { ...(recipe.crop as CropOptions), fill: 128 } });
+      const d = v.dataSync();
+      let most = 0;
+      for (let i = 0; i < 32; i++) {
+        let blacks = 0;
+        for (let p = 0; p < 28 * 28; p++) if (d[i * 28 * 28 + p] === 0) blacks++;
+        most = Math.max(most, blacks);
+      }
+      expect(most, `cutout ${fraction}`).toBe(size * size);
+      v.dispose();
+    }
+    expect(() => view1Recipe([28, 28, 1], 1.5)).toThrow(/cutout hole must be a fraction in \(0, 1\]/);
+    flat.dispose();
+  });
 
   it('standardAugment is a (possibly mirrored) window of the 4-padded image, then normalised', () => {
     const x = rawBatch(rgb, 8);

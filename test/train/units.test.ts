@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { learningRate, scaleMilestones } from '../../src/train/schedule.js';
 import { MetricsAccumulator } from '../../src/train/metrics.js';
 import { matchStages } from '../../src/align/index.js';
-import { getMethod, listMethods, resolveMethodOptions, MethodError } from '../../src/methods/index.js';
+import { getMethod, listMethods, needsOf, resolveMethodOptions, viewRecipesOf, MethodError } from '../../src/methods/index.js';
 
 describe('learning-rate schedules', () => {
   it('multistep drops by gamma at each milestone (1-based epochs, as PyTorch MultiStepLR)', () => {
@@ -69,7 +69,7 @@ describe('method registry', () => {
   });
   it('uses the published defaults', () => {
     expect(getMethod('kd').defaults).toMatchObject({ ce: 0.1, kd: 0.9, temperature: 4 });
-    expect(getMethod('cds-kd').defaults).toMatchObject({ ce: 1, contrastive: 0.1, feat: 0.1, softTemperature: 3, alignment: 'l2' });
+    expect(getMethod('cds-kd').defaults).toMatchObject({ ce: 1, contrastive: 0.1, feat: 0.1, softTemperature: 3, alignment: 'l2', cutout: 0.5 });
     expect(getMethod('crd').defaults).toMatchObject({ crd: 0.8, dim: 128, negatives: 16384, temperature: 0.07, momentum: 0.5 });
     expect(getMethod('dkd').defaults).toMatchObject({ alpha: 1, beta: 8, temperature: 4, warmup: 20 });
     expect(getMethod('cds').needs).toMatchObject({ views: 2, heads: 'projection', teacher: false });
@@ -79,5 +79,25 @@ describe('method registry', () => {
     expect(() => resolveMethodOptions(getMethod('kd'), { tmp: 2 })).toThrow(/no option "tmp".*temperature/);
     expect(() => resolveMethodOptions(getMethod('cds-kd'), { feat: 'x' })).toThrow(MethodError);
     expect(() => getMethod('nope')).toThrow(/unknown method "nope"; choose one of: ce, ds/);
+  });
+  it('the CDS methods take view 1\'s cutout as a fraction of the image side: 0.5 the recipe, 0 none, else refused', () => {
+    for (const name of ['cds', 'cds-simclr', 'cds-kd']) {
+      const recipe = getMethod(name);
+      const view1 = (options: Record<string, unknown>, shape: number[]) =>
+        viewRecipesOf(needsOf(recipe, resolveMethodOptions(recipe, options)), shape)[0]!;
+      expect(view1({}, [32, 32, 3]).cutout, name).toEqual({ holes: 1, size: 16, fill: 0 });
+      expect(view1({}, [28, 28, 1]).cutout, name).toEqual({ holes: 1, size: 14, fill: 0 });
+      expect(view1({ cutout: 0.25 }, [28, 28, 1]).cutout, name).toEqual({ holes: 1, size: 7, fill: 0 });
+      expect(view1({ cutout: 0 }, [28, 28, 1]).cutout, name).toBe(false);
+      // View 2 and view 1's crop and flip do not change.
+      const cut = viewRecipesOf(needsOf(recipe, resolveMethodOptions(recipe, {})), [28, 28, 1]);
+      const uncut = viewRecipesOf(needsOf(recipe, resolveMethodOptions(recipe, { cutout: 0 })), [28, 28, 1]);
+      expect(uncut[1]).toEqual(cut[1]);
+      expect({ ...uncut[0], cutout: undefined }).toEqual({ ...cut[0], cutout: undefined });
+      for (const bad of [-0.1, 1.5]) {
+        expect(() => resolveMethodOptions(recipe, { cutout: bad }), `${name} ${bad}`).toThrow(/"cutout" must be a fraction of the image side in \[0, 1\]/);
+      }
+    }
+    expect(() => resolveMethodOptions(getMethod('kd'), { cutout: 0 })).toThrow(/no option "cutout"/);
   });
 });
