@@ -14,15 +14,15 @@ import { countModelParams } from '../student/params.js';
 import { addRuntimeOptions, CliError, count, examples, keyValue, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
 import { Progress } from './progress.js';
 import { scopeMethodOptions } from '../report/index.js';
-import { getMethod } from '../methods/index.js';
+import { getMethod, resolveMethodOptions } from '../methods/index.js';
 
 /** The teacher that ships with the package (see the README for the command that trained it). */
 export const DEMO_TEACHER = 'resnet20-fashion-cds';
 
 /**
- * The demo's method options under the user's `--method-option`s. CDS-KD's view 1 without cutout: on the demo's 300
- * steps the recipe's hole (half the image side) costs its student about five points of top-1 (72.3 -> 74.9 vs 69.7, 3
- * seeds; results/demo-ablation/); cutout is a regulariser for the paper's 240-300 epochs.
+ * The demo's method options, under the user's `--method-option`s. CDS-KD's view 1 without cutout: on the demo's 300
+ * steps the recipe's hole (half the image side) costs its student about five points of top-1 (3 seeds: 74.9% without
+ * it, 69.7% with it, ce 72.3%; results/demo-ablation/); cutout is a regulariser for the paper's 240-300 epochs.
  */
 export const DEMO_METHOD_OPTIONS: Readonly<Record<string, unknown>> = { 'cds-kd.cutout': 0 };
 
@@ -42,18 +42,23 @@ interface Row {
   readonly exported?: string;
 }
 
+/** The options of a method that differ from its defaults (what the table shows beside its name). */
+function changedOptions(method: string, options: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const defaults = getMethod(method).defaults;
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([k, v]) => defaults[k] !== v));
+}
+
 function row(name: string, method: string, model: string, m: ClassificationMetrics, params: number, latencyMs: number, seconds: number, exported?: string, methodOptions?: Readonly<Record<string, unknown>>): Row {
-  const defaults = name === 'student' ? getMethod(method).defaults : {};
-  const changed = Object.fromEntries(Object.entries(methodOptions ?? {}).filter(([k, v]) => defaults[k] !== v));
+  const changed = name === 'student' ? changedOptions(method, methodOptions) : {};
   return {
-    name, method, ...(changed && Object.keys(changed).length > 0 ? { methodOptions: changed } : {}), model,
+    name, method, ...(Object.keys(changed).length > 0 ? { methodOptions: changed } : {}), model,
     top1: m.top1, top5: m.top5, ece: m.ece, nll: m.nll, params, latencyMs, seconds, ...(exported ? { exported } : {}),
   };
 }
 
 /** "cds-kd cutout=0": a method with the options it runs with that are not its defaults. */
-function methodLabel(r: Row): string {
-  return [r.method, ...Object.entries(r.methodOptions ?? {}).map(([k, v]) => `${k}=${String(v)}`)].join(' ');
+function methodLabel(method: string, options: Readonly<Record<string, unknown>> | undefined): string {
+  return [method, ...Object.entries(changedOptions(method, options)).map(([k, v]) => `${k}=${String(v)}`)].join(' ');
 }
 
 export function registerDemo(program: Command, exit: (code: number) => void): void {
@@ -90,10 +95,12 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
       const started = performance.now();
       const out = new Output(opts);
       const quick = opts['quick'] === true;
-      const methods = (opts['methods'] as string[]).map((m) => getMethod(m).name);
-      // The demo's own options for the methods it runs, then the user's (checked before any data or teacher loads).
-      const demoOptions = Object.fromEntries(Object.entries(DEMO_METHOD_OPTIONS).filter(([k]) => methods.includes(k.split('.')[0]!)));
-      const methodOptions = scopeMethodOptions(methods, { ...demoOptions, ...((opts['methodOption'] as Record<string, unknown> | undefined) ?? {}) });
+      const methods = [...new Set((opts['methods'] as string[]).map((m) => getMethod(m).name))];
+      // The demo's own options for the methods it runs, each replaced by the user's for that method (checked before
+      // any data or teacher loads).
+      const demoOptions = scopeMethodOptions(methods, Object.fromEntries(Object.entries(DEMO_METHOD_OPTIONS).filter(([k]) => methods.includes(k.split('.')[0]!))));
+      const userOptions = scopeMethodOptions(methods, (opts['methodOption'] as Record<string, unknown> | undefined) ?? {});
+      const methodOptions = Object.fromEntries(methods.map((m) => [m, resolveMethodOptions(getMethod(m), { ...demoOptions[m], ...userOptions[m] })]));
       const backend = await startBackend(opts['backend'] as string, out);
       const outDir = resolve(opts['out'] as string);
       const limit = quick ? Math.min(200, opts['limit'] as number) : (opts['limit'] as number);
@@ -104,7 +111,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
 
       const { train, test } = await loadTrainTest('fashion-mnist-slice', { limit, testLimit });
       out.log(`demo on ${backend}: ${train.size} training / ${test.size} test images of the Fashion-MNIST slice; ` +
-        `teacher ${teacherPath}; student ${String(opts['student'])} x ${methods.map((m) => methodLabel({ method: m, methodOptions: methodOptions[m] } as Row)).join(', ')}, ${epochs} epoch(s) each`);
+        `teacher ${teacherPath}; student ${String(opts['student'])} x ${methods.map((m) => methodLabel(m, methodOptions[m])).join(', ')}, ${epochs} epoch(s) each`);
       const teacher = await loadTeacher(teacherPath, {
         expectedClasses: train.classNames.length,
         inputShape: train.inputShape,
@@ -161,7 +168,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
             ['model', 'method', 'top-1', 'vs ce', 'ECE', 'NLL', 'params', 'latency/image', 'train time'],
             rows.map((r) => [
               `${r.name === 'teacher' ? 'teacher ' : 'student '}${r.model}`,
-              methodLabel(r),
+              methodLabel(r.method, r.methodOptions),
               pct(r.top1),
               r.name === 'student' && ce && r !== ce ? `${r.top1 >= ce.top1 ? '+' : ''}${(100 * (r.top1 - ce.top1)).toFixed(2)}` : '-',
               r.ece.toFixed(4),
@@ -173,8 +180,8 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
           ),
           ...(rows.some((r) => r.method === 'cds-kd' && r.methodOptions?.['cutout'] === 0)
             ? [
-                'cds-kd cutout=0: view 1 without the recipe\'s cutout hole, which costs about 5 points at this budget',
-                '(README, "The demo and its teacher"); the published view 1: --method-option cds-kd.cutout=0.5',
+                'cds-kd cutout=0: view 1 without the recipe\'s cutout hole, which costs about 5 points at the demo\'s default',
+                'budget (README, "The demo and its teacher"); the published view 1: --method-option cds-kd.cutout=0.5',
               ]
             : []),
           '',

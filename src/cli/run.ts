@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { checkRun, checkRunDirectory, distill, resolveHyperparameters, train } from '../train/index.js';
 import type { DistillOptions, RunResult, TrainOptions } from '../train/index.js';
 import { optionsOf, RECIPE_COMMON } from '../train/options.js';
-import { getMethod, listMethods, needsOf, resolveMethodOptions } from '../methods/index.js';
+import { getMethod, listMethods, needsOf, resolveMethodOptions, viewRecipesOf } from '../methods/index.js';
 import { buildModel, listModels } from '../models/index.js';
 import { addRuntimeOptions, CliError, EXIT_INTERRUPTED, EXIT_OK, Output, pct, startBackend, UsageError } from './common.js';
 import { addConfigOptions, addDeclaredOptions, declaredValues, mergeConfig } from './options.js';
@@ -103,6 +103,8 @@ export async function runTraining(kind: 'train' | 'distill', cmd: Command): Prom
       methodSummary: recipe.summary,
       methodOptions,
       needs: needsOf(recipe, methodOptions),
+      // The augmentation each step would draw: one recipe per view (crop, flip, cutout, colour).
+      views: viewRecipesOf(needsOf(recipe, methodOptions), checked.inputShape),
       backend: str(o, 'backend') ?? 'auto',
       // What the run will use: the given values, the reference recipe's for the rest.
       ...resolveHyperparameters(kind, base, modelName),

@@ -52,12 +52,16 @@ export function defaultPadding(h: number, w: number): number {
 /** The CDS recipe's cutout hole as a fraction of the image's shorter side: 16 px at 32x32. */
 export const CDS_CUTOUT = 0.5;
 
+/** Whether `fraction` is a cutout hole size view 1 takes: a fraction of the image side in [0, 1] (0: no hole). */
+export function isCutoutFraction(fraction: number): boolean {
+  return Number.isFinite(fraction) && fraction >= 0 && fraction <= 1;
+}
+
 /**
- * Side of the cutout hole scaled to the image: round(fraction x min(H, W)), at least 1 px; the default fraction is the
- * recipe's (16 at 32x32, 14 at 28x28). Throws DataError for a fraction outside (0, 1].
+ * Side of the cutout hole scaled to the image: round(fraction x min(H, W)), at least 1 px, for a fraction in (0, 1];
+ * the default is the recipe's (16 at 32x32, 14 at 28x28).
  */
-export function defaultHoleSize(h: number, w: number, fraction: number = CDS_CUTOUT): number {
-  if (!(fraction > 0 && fraction <= 1)) throw new DataError(`the cutout hole must be a fraction in (0, 1] of the image side, got ${fraction}`);
+export function holeSize(h: number, w: number, fraction: number = CDS_CUTOUT): number {
   return Math.max(1, Math.round(Math.min(h, w) * fraction));
 }
 
@@ -76,11 +80,12 @@ export function defaultCropFill(inputShape: readonly number[]): number {
  * Throws DataError for a `cutout` outside [0, 1].
  */
 export function view1Recipe(inputShape: readonly number[], cutout: number = CDS_CUTOUT): ViewRecipe {
+  if (!isCutoutFraction(cutout)) throw new DataError(`view 1's cutout must be a fraction of the image side in [0, 1], got ${cutout}`);
   const [h, w] = inputShape as [number, number];
   return {
     crop: { padding: defaultPadding(h, w), fill: defaultCropFill(inputShape) },
     flip: { p: 0.5 },
-    cutout: cutout === 0 ? false : { holes: 1, size: defaultHoleSize(h, w, cutout), fill: 0 },
+    cutout: cutout === 0 ? false : { holes: 1, size: holeSize(h, w, cutout), fill: 0 },
   };
 }
 

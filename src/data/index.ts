@@ -58,7 +58,8 @@ export {
   view2Recipe,
   standardRecipe,
   defaultPadding,
-  defaultHoleSize,
+  holeSize,
+  isCutoutFraction,
   CDS_CUTOUT,
   defaultCropFill,
 } from './augment.js';

@@ -41,7 +41,7 @@ export const cdsKd: MethodRecipe = {
   needs: { teacher: true, views: 2, heads: 'projection', teacherFeatures: 'stages' },
   needsFor: (o) => ({
     ...cdsKd.needs,
-    viewRecipes: cdsViewRecipes(o),
+    viewRecipes: cdsViewRecipes('cds-kd', o),
     // One image: SupCon (and InfoNCE alignment) has no candidate but the other view, the term is 0.
     ...(numberOption(o, 'contrastive') !== 0 || (numberOption(o, 'feat') !== 0 && o['alignment'] === 'contrastive') ? { minBatch: 2 } : {}),
   }),

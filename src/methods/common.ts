@@ -1,6 +1,6 @@
 import { tf } from '../runtime/tf.js';
 import { crossEntropy } from '../losses/index.js';
-import { view1Recipe, view2Recipe } from '../data/augment.js';
+import { isCutoutFraction, view1Recipe, view2Recipe } from '../data/augment.js';
 import { MethodError } from './errors.js';
 import type { MethodNeeds, MethodOptions, MethodRun, StepContext } from './types.js';
 
@@ -44,10 +44,10 @@ export function stringOption<T extends string>(options: MethodOptions, name: str
  * shorter side: 0.5 is the published recipe (16 px at 32x32), 0 turns cutout off. Cutout is a regulariser for long
  * schedules; on a few hundred steps it costs accuracy (results/demo-ablation/). Throws MethodError outside [0, 1].
  */
-export function cdsViewRecipes(options: MethodOptions): NonNullable<MethodNeeds['viewRecipes']> {
+export function cdsViewRecipes(method: string, options: MethodOptions): NonNullable<MethodNeeds['viewRecipes']> {
   const cutout = numberOption(options, 'cutout');
-  if (!(cutout >= 0 && cutout <= 1)) {
-    throw new MethodError(`method option "cutout" must be a fraction of the image side in [0, 1] (0.5: the CDS recipe, 0: none), got ${cutout}`);
+  if (!isCutoutFraction(cutout)) {
+    throw new MethodError(`method ${method} option "cutout" must be a fraction of the image side in [0, 1] (0.5: the CDS recipe, 0: none), got ${cutout}`);
   }
   return (inputShape) => [view1Recipe(inputShape, cutout), view2Recipe(inputShape)];
 }

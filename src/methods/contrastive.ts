@@ -17,7 +17,7 @@ function contrastive(name: string, summary: string, supervised: boolean): Method
     needs,
     needsFor: (o) => ({
       ...needs,
-      viewRecipes: cdsViewRecipes(o),
+      viewRecipes: cdsViewRecipes(name, o),
       // One image: its two views are each other's only candidate, the contrastive loss is 0.
       ...(numberOption(o, 'contrastive') !== 0 ? { minBatch: 2 } : {}),
     }),

@@ -1,4 +1,4 @@
-export { getMethod, listMethods, resolveMethodOptions, needsOf, checkTeacherFeatures, viewRecipesOf } from './registry.js';
+export { getMethod, listMethods, resolveMethodOptions, recordedMethodOptions, needsOf, checkTeacherFeatures, viewRecipesOf } from './registry.js';
 export { MethodError } from './errors.js';
 export { disposeMethod } from './common.js';
 export type {

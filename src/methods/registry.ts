@@ -45,6 +45,14 @@ export function resolveMethodOptions(recipe: MethodRecipe, overrides: Readonly<R
   return out;
 }
 
+/**
+ * The method options a run used, from what its config.json recorded: the record completed with the method's defaults,
+ * since a config written before an option existed ran with that option's default (e.g. `cutout` 0.5 of the CDS views).
+ */
+export function recordedMethodOptions(recipe: MethodRecipe, recorded: Readonly<Record<string, unknown>> | undefined): Readonly<Record<string, unknown>> {
+  return { ...recipe.defaults, ...(recorded ?? {}) };
+}
+
 export function needsOf(recipe: MethodRecipe, options: MethodOptions): MethodNeeds {
   return recipe.needsFor ? recipe.needsFor(options) : recipe.needs;
 }

@@ -17,6 +17,7 @@ import type { DistillOptions, RunConfig } from '../train/index.js';
 import { configValue, flagName, passThroughOptions, valueFromConfig } from '../train/options.js';
 import type { OptionSpec } from '../train/options.js';
 import { CdsDistillError } from '../errors.js';
+import { getMethod, recordedMethodOptions, resolveMethodOptions } from '../methods/index.js';
 
 /** A user error in the comparison's options or directories (the CLI prints it as one line). */
 export class CompareError extends CdsDistillError {
@@ -157,7 +158,8 @@ export async function runStatus(runDir: string, epochs: number): Promise<RunStat
 
 /**
  * Differences between what a run directory was started with and what this comparison asks for (only the settings
- * the comparison fixes; defaults the run resolved itself are not compared). Empty when they agree.
+ * the comparison fixes; defaults the run resolved itself are not compared, except the method's options, which are
+ * compared in full). Empty when they agree.
  */
 export function configDifferences(spec: RunSpec, config: Partial<RunConfig>): string[] {
   const o = spec.options;
@@ -176,10 +178,12 @@ export function configDifferences(spec: RunSpec, config: Partial<RunConfig>): st
     if (want === undefined && (spec.config === 'resolved' || spec.recordedIn !== undefined)) continue;
     checks.push([flagName(spec).slice(2), valueFromConfig(spec, saved), configValue(spec, want)]);
   }
-  for (const [k, v] of Object.entries(o.methodOptions ?? {})) {
-    const have = config.methodOptions?.[k];
-    const want = typeof have === 'number' && typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : v;
-    checks.push([`method option ${k}`, have, want]);
+  // Every option of the method, given or not: a finished run made with other options must not be reported as these.
+  if (config.method === undefined || config.method === o.method) {
+    const recipe = getMethod(o.method);
+    const want = resolveMethodOptions(recipe, o.methodOptions ?? {});
+    const have = recordedMethodOptions(recipe, config.methodOptions);
+    for (const k of new Set([...Object.keys(have), ...Object.keys(want)])) checks.push([`method option ${k}`, have[k], want[k]]);
   }
   return settingDifferences(checks);
 }

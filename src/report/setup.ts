@@ -47,16 +47,20 @@ export function positiveInt(name: string, v: number | undefined): void {
 
 /**
  * Method options given once for several methods, split per method: `method.key` goes to that method, a bare `key` to
- * every method that has the option. Throws CompareError for a method not among `methods` or a key none of them has,
- * MethodError for a value a method refuses.
+ * every method that has the option; for one method `method.key` wins over `key`, in whatever order they come. Throws
+ * CompareError for a method not among `methods` or a key none of them has, MethodError for a value a method refuses.
  */
 export function scopeMethodOptions(methods: readonly string[], given: Readonly<Record<string, unknown>>): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = Object.fromEntries(methods.map((m) => [m, {}]));
-  for (const [key, value] of Object.entries(given)) {
+  // Bare keys first, so a method's own `method.key` is applied after them and wins.
+  const entries = Object.entries(given).sort(([a], [b]) => Number(a.includes('.')) - Number(b.includes('.')));
+  for (const [key, value] of entries) {
     const dot = key.indexOf('.');
     if (dot > 0) {
       const method = getMethod(key.slice(0, dot)).name;
-      if (!methods.includes(method)) throw new CompareError(`method option ${key}: ${method} is not among the compared methods`);
+      if (!methods.includes(method)) {
+        throw new CompareError(`method option ${key}: ${method} is not among the compared methods (${methods.join(', ')}); add it to --methods or drop the option`);
+      }
       out[method]![key.slice(dot + 1)] = value;
       continue;
     }

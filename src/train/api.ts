@@ -13,7 +13,7 @@ import { wrapStudent } from '../student/index.js';
 import type { Student } from '../student/index.js';
 import { loadTeacher, Teacher, teacherSelection } from '../teacher/index.js';
 import type { TeacherInput } from '../teacher/index.js';
-import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, resolveMethodOptions } from '../methods/index.js';
+import { checkTeacherFeatures, disposeMethod, getMethod, needsOf, recordedMethodOptions, resolveMethodOptions } from '../methods/index.js';
 import { describeMatch, matchStages } from '../align/index.js';
 import type { MethodNeeds, MethodOptions, MethodRecipe, MethodRun } from '../methods/index.js';
 import { createHash } from 'node:crypto';
@@ -384,7 +384,7 @@ function resumeChecks(
       checks.push(['--teacher', path(c['teacher']), path(teacher)]);
     }
     checks.push(['--method', c['method'], prepared.recipe.name]);
-    const saved = (c['methodOptions'] ?? {}) as Record<string, unknown>;
+    const saved = recordedMethodOptions(prepared.recipe, c['methodOptions'] as Record<string, unknown> | undefined);
     for (const k of new Set([...Object.keys(saved), ...Object.keys(prepared.methodOptions)])) {
       checks.push([`--method-option ${k}`, saved[k], (prepared.methodOptions as Record<string, unknown>)[k]]);
     }

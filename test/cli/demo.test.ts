@@ -46,6 +46,11 @@ describe('demo', () => {
     const config = JSON.parse(readFileSync(join(out, 'cds-kd', 'config.json'), 'utf8')) as { methodOptions: Record<string, unknown> };
     expect(config.methodOptions).toMatchObject({ cutout: 0.5, soft: 2 });
 
+    // The user's bare option replaces the demo's own cds-kd.cutout=0; the user's cds-kd.cutout wins over a bare one.
+    const both = await cli(['demo', '--quick', '--methods', 'cds-kd', '--method-option', 'cds-kd.cutout=0.75', '--method-option', 'cutout=0.25', '--out', join(tmp.dir, 'both'), '--json']);
+    expect(both.code, both.stderr).toBe(0);
+    expect(json<{ rows: { methodOptions?: Record<string, unknown> }[] }>(both).rows[1]!.methodOptions).toEqual({ cutout: 0.75 });
+
     for (const [flag, message] of [
       ['cds-kd.cutout=1.5', /cutout" must be a fraction of the image side in \[0, 1\].*got 1\.5/],
       ['dkd.beta=2', /dkd is not among the compared methods/],
@@ -67,5 +72,18 @@ describe('demo', () => {
     expect(r.stdout).toMatch(/^teacher resnet20\s+cds\s+[\d.]+%/m);
     expect(r.stdout).toMatch(/^student resnet8\s+kd\s+[\d.]+%\s+[-+][\d.]+\s/m);
     expect(r.stdout).toContain(join(out, 'kd', 'student', 'model.json'));
+  });
+
+  it('labels a method run with other options than its defaults, and says why cds-kd runs without cutout', async () => {
+    const r = await cli(['demo', '--quick', '--methods', 'cds-kd', '--out', join(tmp.dir, 'demo-label')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^student resnet8\s+cds-kd cutout=0\s+[\d.]+%/m);
+    expect(r.stdout).toMatch(/^cds-kd cutout=0: view 1 without the recipe's cutout hole/m);
+    expect(r.stderr).toMatch(/x cds-kd cutout=0, 1 epoch/);
+    // The published recipe: a plain row, no note, the same in the start line.
+    const published = await cli(['demo', '--quick', '--methods', 'cds-kd', '--method-option', 'cutout=0.5', '--out', join(tmp.dir, 'demo-label-0.5')]);
+    expect(published.stdout).toMatch(/^student resnet8\s+cds-kd\s+[\d.]+%/m);
+    expect(published.stdout).not.toContain('cutout');
+    expect(published.stderr).toMatch(/x cds-kd, 1 epoch/);
   });
 });

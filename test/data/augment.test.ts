@@ -303,7 +303,7 @@ describe('twoViews and standardAugment', () => {
       expect(most, `cutout ${fraction}`).toBe(size * size);
       v.dispose();
     }
-    expect(() => view1Recipe([28, 28, 1], 1.5)).toThrow(/cutout hole must be a fraction in \(0, 1\]/);
+    expect(() => view1Recipe([28, 28, 1], 1.5)).toThrow(/view 1's cutout must be a fraction of the image side in \[0, 1\], got 1.5/);
     flat.dispose();
   });
 

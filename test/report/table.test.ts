@@ -183,6 +183,24 @@ describe('comparison setup', () => {
     expect(configDifferences(spec, { ...config, epochs: 3, lr: 0.05 })).toEqual(['epochs 3 (asked: 2)', 'lr 0.05 (asked: 0.1)']);
   });
 
+  it('compares every method option, given or not: a run made with another one is not reported as the default', () => {
+    const plan = (methodOptions?: Record<string, unknown>) =>
+      planRuns(resolveSetup({ teacher: 'T', student: 'resnet8', data: 'd', methods: ['cds-kd'], seeds: 1, epochs: 2, ...(methodOptions ? { methodOptions } : {}) }), '/o')[0]!;
+    const config = { model: 'resnet8', teacher: 'T', method: 'cds-kd', data: 'd', epochs: 2, seed: 0 };
+    expect(configDifferences(plan(), { ...config, methodOptions: { cutout: 0 } })).toEqual(['method option cutout 0 (asked: 0.5)']);
+    expect(configDifferences(plan({ cutout: 0 }), { ...config, methodOptions: { cutout: 0 } })).toEqual([]);
+    // A config written before an option existed ran with its default.
+    expect(configDifferences(plan(), { ...config, methodOptions: { soft: 1 } })).toEqual([]);
+    expect(configDifferences(plan({ cutout: 0 }), { ...config, methodOptions: {} })).toEqual(['method option cutout 0.5 (asked: 0)']);
+  });
+
+  it('a method\'s own method.key wins over a bare key, in either order', () => {
+    const base = { teacher: 'T', student: 'resnet8', data: 'd', methods: ['cds', 'cds-kd'] };
+    for (const methodOptions of [{ cutout: 0.25, 'cds-kd.cutout': 0 }, { 'cds-kd.cutout': 0, cutout: 0.25 }]) {
+      expect(resolveSetup({ ...base, methodOptions }).methodOptions).toEqual({ cds: { cutout: 0.25 }, 'cds-kd': { cutout: 0 } });
+    }
+  });
+
   it('summarises a run from its own metrics.jsonl, ignoring a torn last line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-run-'));
     const line = (epoch: number, top1: number, seconds: number) =>
