@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { initBackend, backendReport } from '../runtime/index.js';
-import type { BackendName, BackendRequest } from '../runtime/index.js';
+import type { BackendName, BackendRequest, InitBackendOptions } from '../runtime/index.js';
 import { CdsDistillError, isCdsUserError } from '../errors.js';
 import { FRACTION, INTEGER, NAMES, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_NUMBER } from '../train/options.js';
 import type { ValueKind } from '../train/options.js';
@@ -222,8 +222,8 @@ export function addRuntimeOptions(cmd: Command, options: { seed?: boolean } = {}
   return cmd;
 }
 
-export async function startBackend(request: string | undefined, out: Output): Promise<BackendName> {
-  const name = await initBackend((request ?? 'auto') as BackendRequest);
+export async function startBackend(request: string | undefined, out: Output, options: InitBackendOptions = {}): Promise<BackendName> {
+  const name = await initBackend((request ?? 'auto') as BackendRequest, options);
   const report = backendReport();
   out.debug(`backend: ${name} (${report?.package ?? ''})`);
   for (const s of report?.skipped ?? []) out.debug(`  skipped ${s.package}: ${s.reason}`);

@@ -3,6 +3,7 @@
  * teacher that ships in teachers/, distil a small student with ce, kd and cds-kd on a short budget, and print a
  * table: top-1, ECE, parameters and latency per image, teacher vs students, and where the exported students are.
  */
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadTrainTest, packageRoot } from '../data/index.js';
@@ -13,8 +14,20 @@ import { measureLatency, withModelNormalization } from '../train/saved-models.js
 import { countModelParams } from '../student/params.js';
 import { addRuntimeOptions, CliError, count, examples, keyValue, list, Output, pct, positiveInt, positiveNumber, startBackend, table } from './common.js';
 import { Progress } from './progress.js';
+import { backendReport, WASM_THREADS_ENV } from '../runtime/index.js';
 import { scopeMethodOptions } from '../report/index.js';
 import { getMethod, resolveMethodOptions } from '../methods/index.js';
+
+/**
+ * The demo's wasm threads: 2 on a machine with 2+ cores, unless CDS_WASM_THREADS says otherwise (then undefined: the
+ * variable decides). A fresh machine without oneDNN runs the demo on wasm, where 2 threads took it from 5 min 59 s to
+ * 4 min 59 s on 2 idle cores (the README); with the other core busy, threads are slower (CDS_WASM_THREADS=1 turns
+ * them off). Other commands keep wasm single-threaded unless asked.
+ */
+export function demoWasmThreads(cores: number = availableParallelism()): number | undefined {
+  if (process.env[WASM_THREADS_ENV]?.trim()) return undefined;
+  return cores >= 2 ? 2 : undefined;
+}
 
 /** The teacher that ships with the package (see the README for the command that trained it). */
 export const DEMO_TEACHER = 'resnet20-fashion-cds';
@@ -101,7 +114,11 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
       const demoOptions = scopeMethodOptions(methods, Object.fromEntries(Object.entries(DEMO_METHOD_OPTIONS).filter(([k]) => methods.includes(k.split('.')[0]!))));
       const userOptions = scopeMethodOptions(methods, (opts['methodOption'] as Record<string, unknown> | undefined) ?? {});
       const methodOptions = Object.fromEntries(methods.map((m) => [m, resolveMethodOptions(getMethod(m), { ...demoOptions[m], ...userOptions[m] })]));
-      const backend = await startBackend(opts['backend'] as string, out);
+      const wasmThreads = demoWasmThreads();
+      const backend = await startBackend(opts['backend'] as string, out, wasmThreads !== undefined ? { threads: wasmThreads } : {});
+      const threads = backend === 'wasm' ? (backendReport()?.threads ?? 1) : undefined;
+      // Threads that could not be enabled: wasm runs single-threaded, and says why.
+      if (backend === 'wasm' && backendReport()?.note !== undefined) out.log(`wasm: ${backendReport()!.note!}`);
       const outDir = resolve(opts['out'] as string);
       const limit = quick ? Math.min(200, opts['limit'] as number) : (opts['limit'] as number);
       const testLimit = quick ? 200 : (opts['testLimit'] as number | undefined);
@@ -110,7 +127,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
       const teacherPath = (opts['teacher'] as string | undefined) ?? join(packageRoot(), 'teachers', DEMO_TEACHER);
 
       const { train, test } = await loadTrainTest('fashion-mnist-slice', { limit, testLimit });
-      out.log(`demo on ${backend}: ${train.size} training / ${test.size} test images of the Fashion-MNIST slice; ` +
+      out.log(`demo on ${backend}${threads !== undefined ? ` (${threads} thread${threads === 1 ? '' : 's'})` : ''}: ${train.size} training / ${test.size} test images of the Fashion-MNIST slice; ` +
         `teacher ${teacherPath}; student ${String(opts['student'])} x ${methods.map((m) => methodLabel(m, methodOptions[m])).join(', ')}, ${epochs} epoch(s) each`);
       const teacher = await loadTeacher(teacherPath, {
         expectedClasses: train.classNames.length,
@@ -158,7 +175,7 @@ export function registerDemo(program: Command, exit: (code: number) => void): vo
         teacher.dispose();
       }
       const total = (performance.now() - started) / 1000;
-      const json = { backend, trainImages: train.size, testImages: test.size, epochs, outDir, seconds: total, rows };
+      const json = { backend, ...(threads !== undefined ? { threads } : {}), trainImages: train.size, testImages: test.size, epochs, outDir, seconds: total, rows };
       out.result(json, () => {
         const ce = rows.find((r) => r.method === 'ce' && r.name === 'student');
         const lines = [

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, json, tempDir } from './helpers.js';
+import { demoWasmThreads } from '../../src/cli/demo.js';
 
 const tmp = tempDir('demo');
 afterAll(() => tmp.cleanup());
@@ -62,6 +64,17 @@ describe('demo', () => {
       expect(bad.stderr).toMatch(message);
       expect(existsSync(join(tmp.dir, 'never'))).toBe(false);
     }
+  });
+
+  it('on wasm runs 2 threads where there are 2+ cores, unless CDS_WASM_THREADS says otherwise', async () => {
+    const run = async (env: NodeJS.ProcessEnv) => {
+      const r = await cli(['demo', '--quick', '--backend', 'wasm', '--methods', 'ce', '--out', join(tmp.dir, 'demo-wasm'), '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      return json<{ backend: string; threads: number }>(r);
+    };
+    expect(await run({ CDS_WASM_THREADS: '' })).toMatchObject({ backend: 'wasm', threads: availableParallelism() >= 2 ? 2 : 1 });
+    expect(await run({ CDS_WASM_THREADS: '1' })).toMatchObject({ backend: 'wasm', threads: 1 });
+    expect(demoWasmThreads(1)).toBeUndefined();
   });
 
   it('prints the comparison table and where the students are', async () => {
