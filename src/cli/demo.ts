@@ -21,7 +21,7 @@ import { getMethod, resolveMethodOptions } from '../methods/index.js';
 /**
  * The demo's wasm threads: 2 on a machine with 2+ cores, unless CDS_WASM_THREADS says otherwise (then undefined: the
  * variable decides). A fresh machine without oneDNN runs the demo on wasm, where 2 threads took it from 5 min 59 s to
- * 4 min 59 s on 2 idle cores (the README); with the other core busy, threads are slower (CDS_WASM_THREADS=1 turns
+ * 4 min 53 s on 2 idle cores, same figures (the README); with the other core busy, threads are slower (CDS_WASM_THREADS=1 turns
  * them off). Other commands keep wasm single-threaded unless asked.
  */
 export function demoWasmThreads(cores: number = availableParallelism()): number | undefined {
@@ -35,7 +35,7 @@ export const DEMO_TEACHER = 'resnet20-fashion-cds';
 /**
  * The demo's method options, under the user's `--method-option`s. CDS-KD's view 1 without cutout: on the demo's 300
  * steps the recipe's hole (half the image side) costs its student about five points of top-1 (3 seeds: 74.9% without
- * it, 69.7% with it, ce 72.3%; results/demo-ablation/); cutout is a regulariser for the paper's 240-300 epochs.
+ * it, 69.7% with it, ce 72.3%; results/demo-ablation/); cutout is a regulariser for the paper's 200-300 epochs.
  */
 export const DEMO_METHOD_OPTIONS: Readonly<Record<string, unknown>> = { 'cds-kd.cutout': 0 };
 

@@ -6,7 +6,9 @@
  * A_i is a linear adaptation layer where widths differ (identity otherwise). A teacher without projection heads is
  * aligned on its L2-normalised, average-pooled stage features. `alignment: 'contrastive'` replaces the L2 term with a
  * cross-model InfoNCE at T = 0.07: the student's projection of an image is pulled to the teacher's projection of the
- * same image against the teacher's projections of the other images in the batch.
+ * same image against the teacher's projections of the other images in the batch. View 1 (the one CE and the soft
+ * targets see) has a cutout hole of `cutout` x the image side, 0.5 as published; `cutout: 0` drops it (the demo's choice
+ * at 300 steps, where the hole costs about five points: results/demo-ablation/).
  */
 import { tf } from '../runtime/tf.js';
 import { crossModelInfoNce, featureL2, softTargetCrossEntropy, stopGradient, supConLoss2N } from '../losses/index.js';

@@ -1,7 +1,8 @@
 /**
  * Contrastive Deep Supervision without a teacher (Zhang et al., "Contrastive Deep Supervision", ECCV 2022): CE plus a
  * contrastive loss on every stage's projection over two views, supervised (cds: SupCon, unlabelled images SimCLR) or
- * unsupervised (cds-simclr: SimCLR, positives are the other view only). CDS with a teacher is cds-kd.ts.
+ * unsupervised (cds-simclr: SimCLR, positives are the other view only). CDS with a teacher is cds-kd.ts. Option
+ * `cutout`: view 1's cutout hole as a fraction of the image side (0.5 as published, 0 none; `cdsViewRecipes`).
  */
 import { tf } from '../runtime/tf.js';
 import { supConLoss2N } from '../losses/index.js';
