@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 // npm test builds dist/ before vitest runs; this checks the built package as a user imports it.
@@ -33,5 +33,12 @@ describe('the built package', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     const result = JSON.parse(out.trim().split('\n').pop()!);
     expect(result).toEqual({ backend: 'wasm', shape: [3, 3, 3, 4], finite: 1 });
+  });
+
+  it('has an executable bin: `npx cds-distill` runs it directly when npx reuses a cached link to the checkout', () => {
+    // npm chmods a bin only when it links it; after a rebuild of a checkout npx already linked, tsc's fresh file is 0644.
+    expect(statSync('dist/bin/cds-distill.js').mode & 0o111).toBe(0o111);
+    const version = execFileSync('dist/bin/cds-distill.js', ['--version'], { encoding: 'utf8' }).trim();
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
